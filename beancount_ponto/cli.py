@@ -1,0 +1,357 @@
+"""The ``bean-ponto`` command line.
+
+``bean-ponto [--config FILE] [--verbose] COMMAND``; the config file defaults
+to ``$BEAN_PONTO_CONFIG``, else ``ponto.toml`` in the current folder. Errors
+are printed as one line (``--verbose`` adds detail) and exit with status 1;
+``sync`` and ``run --once`` also exit 1 when any account failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from beancount_ponto import __version__, demo, runner
+from beancount_ponto.client import PontoClient
+from beancount_ponto.config import (
+    AccountLink,
+    Config,
+    Credentials,
+    check_account_name,
+    load_config,
+    save_config,
+    store_credentials,
+)
+from beancount_ponto.errors import ConfigError, PontoError
+from beancount_ponto.fetch import make_client
+from beancount_ponto.state import SyncState, now_utc, to_iso
+from beancount_ponto.status import link_statuses
+from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from beancount_ponto.models import Account
+
+log = logging.getLogger("beancount_ponto")
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def normalize_reference(reference: str) -> str:
+    """An IBAN without spaces, upper case, for comparing."""
+    return "".join(reference.split()).upper()
+
+
+def find_account(accounts: list[Account], ref: str) -> Account:
+    """The account whose id or IBAN is ``ref``.
+
+    Raises:
+        ConfigError: no match, or an IBAN shared by several currency accounts.
+    """
+    by_id = [a for a in accounts if a.id == ref]
+    if by_id:
+        return by_id[0]
+    matches = [a for a in accounts if normalize_reference(a.reference) == normalize_reference(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ConfigError(f"no Ponto account with id or IBAN {ref!r}; see `bean-ponto accounts`")
+    choices = ", ".join(f"{a.id} ({a.currency})" for a in matches)
+    raise ConfigError(f"IBAN {ref} has several currency accounts; link one by id: {choices}")
+
+
+def _account_json(account: Account, config: Config) -> dict[str, object]:
+    link = config.links.get(account.id)
+    return {
+        "id": account.id,
+        "reference": account.reference,
+        "description": account.description,
+        "currency": account.currency,
+        "balance": str(account.current_balance) if account.current_balance is not None else None,
+        "balance_reference_date": to_iso(account.current_balance_reference_date),
+        "consent_expires_at": to_iso(account.consent_expires_at),
+        "synchronized_at": to_iso(account.synchronized_at),
+        "linked_account": link.account if link else None,
+    }
+
+
+def cmd_login(args: argparse.Namespace, config: Config) -> int:
+    """Verify and store the Client ID and Client Secret (mode 0600)."""
+    client_id = args.client_id or os.environ.get("PONTO_CLIENT_ID")
+    if not client_id:
+        if not sys.stdin.isatty():
+            raise ConfigError("pass --client-id ID (the secret is read from standard input)")
+        client_id = input("Client ID: ").strip()
+    if sys.stdin.isatty():
+        secret = getpass.getpass("Client Secret (hidden): ")
+    else:
+        secret = sys.stdin.readline()
+    secret = secret.strip()
+    if not client_id or not secret:
+        raise ConfigError("both a Client ID and a Client Secret are needed")
+    client = PontoClient(client_id, secret, base_url=config.effective_api_url())
+    client.authenticate()
+    path = config.credentials_path()
+    store_credentials(path, Credentials(client_id, secret))
+    _out(f"Ponto accepted the credentials; stored in {path} (mode 0600).")
+    return 0
+
+
+def _consent_text(account: Account) -> str:
+    if account.consent_expires_at is None:
+        return "?"
+    days = (account.consent_expires_at - now_utc()).days
+    return f"{account.consent_expires_at.date()} ({days}d)"
+
+
+def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
+    """List the Ponto accounts the integration can read."""
+    accounts = make_client(config).accounts()
+    if args.json:
+        _out(json.dumps([_account_json(a, config) for a in accounts], indent=2))
+        return 0
+    rows = [("ID", "IBAN", "CUR", "BALANCE", "CONSENT EXPIRES", "LINKED TO")]
+    for a in accounts:
+        link = config.links.get(a.id)
+        rows.append(
+            (
+                a.id,
+                a.reference,
+                a.currency,
+                str(a.current_balance or ""),
+                _consent_text(a),
+                link.account if link else "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_link(args: argparse.Namespace, config: Config) -> int:
+    """Link a Ponto account (id or IBAN) to a ledger account."""
+    account_name = check_account_name(args.account)
+    account = find_account(make_client(config).accounts(), args.ref)
+    other = config.link_for_account(account_name)
+    if other and other.ponto_id != account.id:
+        raise ConfigError(f"{account_name} is already linked to Ponto account {other.ponto_id}")
+    links = dict(config.links)
+    links[account.id] = AccountLink(
+        ponto_id=account.id,
+        account=account_name,
+        reference=account.reference,
+        currency=account.currency,
+        balance_assertions=not args.no_balance,
+        use_value_date=args.value_date,
+        time_zone=args.time_zone,
+        start_date=dt.date.fromisoformat(args.start_date) if args.start_date else None,
+    )
+    save_config(config.with_links(links))
+    _out(f"Linked {account.reference} ({account.currency}, {account.id}) to {account_name}.")
+    return 0
+
+
+def cmd_unlink(args: argparse.Namespace, config: Config) -> int:
+    """Remove a link (by Ponto id, IBAN or ledger account); offline."""
+    ref = normalize_reference(args.ref)
+    gone = [
+        pid
+        for pid, link in config.links.items()
+        if args.ref in (pid, link.account) or normalize_reference(link.reference) == ref
+    ]
+    if not gone:
+        raise ConfigError(f"nothing linked matches {args.ref!r}")
+    if len(gone) > 1:
+        raise ConfigError(f"{args.ref} matches several links; unlink by id: {', '.join(gone)}")
+    links = {pid: link for pid, link in config.links.items() if pid not in gone}
+    save_config(config.with_links(links))
+    _out(f"Unlinked {gone[0]}.")
+    return 0
+
+
+def _paths(args: argparse.Namespace, config: Config) -> tuple[Path, Path]:
+    ledger = config.ledger_path(args.ledger)
+    return ledger, config.output_path(ledger, args.output)
+
+
+def print_result(result: SyncResult) -> None:
+    """Per account one line; a warning when the output is not included."""
+    for item in result.accounts:
+        (_err if item.error else _out)(item.summary())
+    if not result.included:
+        _err(
+            f"warning: the ledger does not include {result.output}; add the line\n"
+            f'  include "{result.output.name}"\nto your main ledger file, or Fava and '
+            "bean-check will not see the new entries"
+        )
+
+
+def cmd_sync(args: argparse.Namespace, config: Config) -> int:
+    """Fetch new transactions and append them to the ledger."""
+    ledger, output = _paths(args, config)
+    options = SyncOptions(
+        refresh=args.refresh,
+        source="cli",
+        progress=_err if sys.stderr.isatty() or args.verbose else None,
+    )
+    result = run_sync(config, make_client(config), ledger=ledger, output=output, options=options)
+    print_result(result)
+    return 0 if result.ok else 1
+
+
+def cmd_extract(args: argparse.Namespace, config: Config) -> int:
+    """Print the new entries without writing anything."""
+    ledger = config.ledger_path(args.existing)
+    output = config.output_path(ledger, None)
+    options = SyncOptions(dry_run=True, source="extract")
+    result = run_sync(config, make_client(config), ledger=ledger, output=output, options=options)
+    sys.stdout.write(";; -*- mode: beancount -*-\n")
+    if result.entries_text:
+        sys.stdout.write("\n" + result.entries_text.rstrip("\n") + "\n")
+    for item in result.accounts:
+        if item.error:
+            _err(item.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """Consent expiry, freshness and errors of each linked account."""
+    _ledger, output = _paths(args, config)
+    accounts = None
+    note = None
+    try:
+        accounts = {a.id: a for a in make_client(config).accounts()}
+    except PontoError as exc:
+        note = f"Ponto not reachable ({exc}); showing what the last sync saw"
+    statuses = link_statuses(config, SyncState.load(output), accounts, now_utc())
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "live": accounts is not None,
+                    "note": note,
+                    "accounts": [s.to_json() for s in statuses],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if note:
+        _err(note)
+    if not statuses:
+        _out("No Ponto account is linked yet: see `bean-ponto accounts` and `bean-ponto link`.")
+    for s in statuses:
+        last = to_iso(s.last_success) or "never"
+        _out(f"{s.account} ({s.reference} {s.currency})")
+        _out(f"  {s.consent.describe()}")
+        _out(
+            f"  last successful sync: {last}; Ponto refreshed from the bank: "
+            f"{to_iso(s.ponto_synchronized_at) or 'unknown'}"
+        )
+        if s.failing_since:
+            _out(f"  FAILING since {to_iso(s.failing_since)}: {s.last_error}")
+        if s.balance_note:
+            _out(f"  {s.balance_note}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``bean-ponto``."""
+    parser = argparse.ArgumentParser(
+        prog="bean-ponto", description="Ponto bank transactions into a Beancount ledger."
+    )
+    parser.add_argument("--version", action="version", version=f"bean-ponto {__version__}")
+    parser.add_argument(
+        "--config", help="configuration file (default: $BEAN_PONTO_CONFIG or ./ponto.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("login", help="verify and store the Client ID and Client Secret")
+    p.add_argument("--client-id", help="the integration's Client ID")
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("accounts", help="list the Ponto accounts")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_accounts)
+
+    p = sub.add_parser("link", help="link a Ponto account (id or IBAN) to a ledger account")
+    p.add_argument("ref", metavar="REF", help="Ponto account id or IBAN")
+    p.add_argument("account", metavar="ACCOUNT", help="ledger account, e.g. Assets:Bank:KBC")
+    p.add_argument("--no-balance", action="store_true", help="write no balance assertions")
+    p.add_argument("--value-date", action="store_true", help="date entries by value date")
+    p.add_argument("--time-zone", help="zone for dates (default: the bank's)")
+    p.add_argument("--start-date", help="ignore transactions before YYYY-MM-DD")
+    p.set_defaults(func=cmd_link)
+
+    p = sub.add_parser("unlink", help="remove a link")
+    p.add_argument("ref", metavar="REF", help="Ponto account id, IBAN or ledger account")
+    p.set_defaults(func=cmd_unlink)
+
+    for name, func, text in (
+        ("sync", cmd_sync, "fetch new transactions and append them"),
+        ("status", cmd_status, "consent expiry and sync health"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--ledger", help="main ledger file (default: from the config)")
+        p.add_argument(
+            "--output", help="file to append to (default: ponto.beancount beside the ledger)"
+        )
+        if name == "sync":
+            p.add_argument(
+                "--refresh",
+                action="store_true",
+                help="ask Ponto to refresh from the bank first (you are present)",
+            )
+        else:
+            p.add_argument("--json", action="store_true", help="print JSON")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("extract", help="print new entries to standard output, write nothing")
+    p.add_argument("-e", "--existing", help="the ledger to leave out what it already has")
+    p.set_defaults(func=cmd_extract)
+
+    runner.add_parser(sub)
+    demo.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("urllib3").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    try:
+        config = load_config(args.config)
+        return int(args.func(args, config))
+    except PontoError as exc:
+        if args.verbose:
+            log.exception("failed")
+        _err(f"bean-ponto: error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _err("bean-ponto: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

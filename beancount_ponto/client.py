@@ -1,0 +1,433 @@
+"""HTTP client for the Ponto API (custom integrations, ``api.myponto.com``).
+
+Contract:
+
+* All HTTP goes through :meth:`PontoClient._send`, the one request seam. It
+  adds the bearer token, a timeout, the User-Agent, retries and error mapping.
+* The access token comes from the client-credentials grant (HTTP Basic),
+  is cached in memory, renewed a minute before it expires and once more when
+  Ponto answers 401 to a request.
+* Transient failures (dropped or refused connections, timeouts, 5xx, 429,
+  an answer that is not JSON) are retried with exponential backoff, honouring
+  ``Retry-After``, at most ``max_attempts`` times and ``max_retry_seconds``
+  in all; then a typed :mod:`~beancount_ponto.errors` error is raised.
+* JSON numbers are parsed as :class:`~decimal.Decimal`, never float.
+* Lists are JSON:API collections: :meth:`PontoClient.paginate` follows
+  ``links.next`` verbatim with ``page[limit]=100``.
+* Secrets never appear in exceptions or logs.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from beancount_ponto import __version__
+from beancount_ponto.errors import (
+    ApiError,
+    AuthError,
+    BadCredentialsError,
+    ConsentExpiredError,
+    MalformedResponseError,
+    NotFoundError,
+    PontoError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+)
+from beancount_ponto.models import Account, FinancialInstitution, Synchronization, Transaction
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 100
+MAX_PAGES = 100_000
+TOKEN_MARGIN_SECONDS = 60.0
+CONSENT_ERROR_CODES = frozenset(
+    {"authorizationInvalid", "authorizationExpired", "accountAuthorizationExpired"}
+)
+_TRANSIENT_EXCEPTIONS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+def exponential_backoff(attempt: int) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based): 0.5, 1, 2, 4... capped at 16."""
+    return float(min(0.5 * 2 ** (attempt - 1), 16.0))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _decode(response: requests.Response) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return json.loads(response.content.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedResponseError(
+            f"Ponto answered {response.status_code} with a body that is not JSON"
+        ) from None
+
+
+def _error_from(response: requests.Response, body: Any, *, token_call: bool) -> ApiError:
+    status = response.status_code
+    request_id = response.headers.get("ibanity-request-id")
+    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    first = errors[0] if errors else {}
+    code = first.get("code") if isinstance(first.get("code"), str) else None
+    detail = first.get("detail") if isinstance(first.get("detail"), str) else None
+    if token_call and isinstance(body, dict):
+        code = code or body.get("error")
+        detail = detail or body.get("error_description")
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "detail": detail,
+        "request_id": request_id,
+        "errors": errors,
+    }
+    if token_call and status in (400, 401, 403):
+        return BadCredentialsError(
+            status,
+            **kwargs,
+            message="Ponto refused the Client ID or Client Secret "
+            f"({code or status}); check them in the Ponto dashboard",
+        )
+    if code in CONSENT_ERROR_CODES:
+        return ConsentExpiredError(
+            status,
+            **kwargs,
+            message="the bank consent for this account has expired or is invalid; "
+            "reauthorize the account in the Ponto dashboard",
+        )
+    if status in (401, 403):
+        return AuthError(status, **kwargs)
+    if status == 404:
+        return NotFoundError(status, **kwargs)
+    if status == 429:
+        return RateLimitError(status, retry_after=_retry_after(response), **kwargs)
+    if status >= 500:
+        return ServerError(status, **kwargs)
+    return ApiError(status, **kwargs)
+
+
+class PontoClient:
+    """A Ponto API client for one custom integration.
+
+    Args:
+        client_id: the integration's Client ID.
+        client_secret: the integration's Client Secret (kept out of repr and errors).
+        base_url: the API root, default ``https://api.myponto.com``.
+        session: a ``requests.Session`` to use (one is made otherwise).
+        cert: optional client TLS certificate, a path or ``(cert, key)`` paths.
+        timeout: seconds to wait for each answer.
+        max_attempts: tries per request (the first included); 5 survives 4 failures in a row.
+        max_retry_seconds: total time a request may spend waiting between retries.
+        backoff: seconds to wait before retry number n.
+        sleep: the sleep function (tests pass a fast one).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        base_url: str = "https://api.myponto.com",
+        session: requests.Session | None = None,
+        cert: str | tuple[str, str] | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        max_retry_seconds: float = 90.0,
+        backoff: Callable[[int], float] = exponential_backoff,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client_id = client_id
+        self._secret = client_secret
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = f"beancount-ponto/{__version__}"
+        self.session.headers["Accept"] = "application/json"
+        if cert:
+            self.session.cert = cert
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.max_retry_seconds = max_retry_seconds
+        self.backoff = backoff
+        self.sleep = sleep
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self.request_count = 0
+
+    def __repr__(self) -> str:
+        return f"PontoClient(client_id={self.client_id!r}, base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    # -- the request seam -------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        token_call: bool = False,
+    ) -> Any:
+        """Send one request with retries; return the decoded JSON body.
+
+        Raises:
+            TransportError: the connection failed on every attempt.
+            MalformedResponseError: the answer was never JSON.
+            ApiError: (a subclass of) Ponto's error answer.
+        """
+        url = self._url(path_or_url)
+        headers: dict[str, str] = {}
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+            headers["Ibanity-Idempotency-Key"] = str(uuid.uuid4())
+        deadline = time.monotonic() + self.max_retry_seconds
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            if not token_call:
+                headers["Authorization"] = f"Bearer {self._access_token()}"
+            failure: PontoError
+            wait: float | None = None
+            try:
+                self.request_count += 1
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    auth=auth,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.exceptions.Timeout:
+                failure = RequestTimeoutError(f"Ponto did not answer within {self.timeout:g} s")
+            except _TRANSIENT_EXCEPTIONS as exc:
+                failure = TransportError(
+                    f"cannot reach Ponto at {self.base_url} ({exc.__class__.__name__})"
+                )
+            else:
+                log.debug("%s %s -> %s", method, response.url, response.status_code)
+                try:
+                    body = _decode(response)
+                except MalformedResponseError as exc:
+                    failure = exc
+                else:
+                    if response.status_code < 400:
+                        return body
+                    error = _error_from(response, body, token_call=token_call)
+                    if (
+                        isinstance(error, AuthError)
+                        and response.status_code == 401
+                        and not token_call
+                        and not refreshed
+                    ):
+                        refreshed = True
+                        self._token = None
+                        attempt -= 1
+                        continue
+                    if not isinstance(error, (RateLimitError, ServerError)):
+                        raise error
+                    failure = error
+                    if isinstance(error, RateLimitError):
+                        wait = error.retry_after
+            if wait is None:
+                wait = self.backoff(attempt)
+            remaining = deadline - time.monotonic()
+            if attempt >= self.max_attempts or wait > remaining:
+                raise failure
+            log.info("Ponto request failed (%s); retry %d in %.1f s", failure, attempt, wait)
+            self.sleep(wait)
+
+    def _access_token(self) -> str:
+        if self._token is None or time.monotonic() >= self._token_expires:
+            self.authenticate()
+        assert self._token is not None
+        return self._token
+
+    def authenticate(self) -> None:
+        """Get a fresh access token (also verifies the credentials).
+
+        Raises:
+            BadCredentialsError: Ponto refused the Client ID or Secret.
+        """
+        body = self._send(
+            "POST",
+            "oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(self.client_id, self._secret),
+            token_call=True,
+        )
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise MalformedResponseError("Ponto's token answer has no access_token")
+        expires_in = body.get("expires_in", 1799)
+        try:
+            lifetime = float(expires_in)
+        except (TypeError, ValueError):
+            lifetime = 1799.0
+        self._token = token
+        self._token_expires = time.monotonic() + max(0.0, lifetime - TOKEN_MARGIN_SECONDS)
+
+    # -- JSON:API helpers -------------------------------------------------
+
+    def get_resource(self, path: str) -> dict[str, Any]:
+        """GET one JSON:API document and return its ``data`` object."""
+        body = self._send("GET", path)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise MalformedResponseError(f"Ponto's answer to {path} has no data object")
+        return data
+
+    def pages(
+        self, path: str, params: dict[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield a collection page by page, following ``links.next`` verbatim.
+
+        Raises:
+            MalformedResponseError: a page is not a JSON:API collection or the links loop.
+        """
+        url: str = path
+        query: dict[str, Any] | None = {"page[limit]": PAGE_LIMIT, **(params or {})}
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            body = self._send("GET", url, params=query)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise MalformedResponseError(f"Ponto's answer to {path} is not a list")
+            yield data
+            links = body.get("links") or {}
+            next_url = links.get("next") if isinstance(links, dict) else None
+            if not next_url or not data:
+                return
+            if not isinstance(next_url, str) or next_url in seen:
+                raise MalformedResponseError(f"Ponto's paging of {path} loops")
+            seen.add(next_url)
+            url, query = next_url, None
+        raise MalformedResponseError(f"Ponto's paging of {path} exceeds {MAX_PAGES} pages")
+
+    def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield every resource of a collection (see :meth:`pages`)."""
+        for page in self.pages(path, params):
+            yield from page
+
+    # -- resources ----------------------------------------------------------
+
+    def accounts(self) -> list[Account]:
+        """Every account the integration may read."""
+        return [Account.from_api(r) for r in self.paginate("accounts")]
+
+    def account(self, account_id: str) -> Account:
+        """One account by Ponto id."""
+        return Account.from_api(self.get_resource(f"accounts/{account_id}"))
+
+    def transaction_pages(self, account_id: str) -> Iterator[list[Transaction]]:
+        """The account's booked transactions, newest first, one page at a time (lazily)."""
+        for page in self.pages(f"accounts/{account_id}/transactions"):
+            yield [Transaction.from_api(resource) for resource in page]
+
+    def transactions(self, account_id: str) -> Iterator[Transaction]:
+        """The account's booked transactions, newest first, lazily."""
+        for page in self.transaction_pages(account_id):
+            yield from page
+
+    def pending_transactions(self, account_id: str) -> Iterator[Transaction]:
+        """The account's pending (not yet booked) transactions."""
+        for resource in self.paginate(f"accounts/{account_id}/pending-transactions"):
+            yield Transaction.from_api(resource)
+
+    def financial_institution(self, fi_id: str) -> FinancialInstitution:
+        """One bank, with its time zone."""
+        return FinancialInstitution.from_api(self.get_resource(f"financial-institutions/{fi_id}"))
+
+    def create_synchronization(
+        self, account_id: str, customer_ip: str, subtype: str = "accountTransactions"
+    ) -> Synchronization:
+        """Ask Ponto to refresh an account from the bank now (the user is present).
+
+        Args:
+            account_id: the Ponto account.
+            customer_ip: the present user's IP address (Ponto requires it).
+            subtype: ``accountTransactions`` or ``accountDetails``.
+        """
+        body = {
+            "data": {
+                "type": "synchronization",
+                "attributes": {
+                    "resourceType": "account",
+                    "resourceId": account_id,
+                    "subtype": subtype,
+                    "customerIpAddress": customer_ip,
+                },
+            }
+        }
+        answer = self._send("POST", "synchronizations", json_body=body)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        return Synchronization.from_api(data)
+
+    def synchronization(self, sync_id: str) -> Synchronization:
+        """The current state of a synchronization."""
+        return Synchronization.from_api(self.get_resource(f"synchronizations/{sync_id}"))
+
+    def wait_for_synchronization(
+        self,
+        sync_id: str,
+        *,
+        timeout: float = 120.0,
+        interval: float = 1.0,
+        on_progress: Callable[[Synchronization], None] | None = None,
+    ) -> Synchronization:
+        """Poll a synchronization until it finishes or ``timeout`` seconds pass.
+
+        Returns:
+            the last state seen (``finished`` is False on timeout).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            sync = self.synchronization(sync_id)
+            if on_progress:
+                on_progress(sync)
+            if sync.finished or time.monotonic() + interval > deadline:
+                return sync
+            self.sleep(interval)

@@ -1,0 +1,339 @@
+"""Settings, account links and the credential store.
+
+The configuration file is TOML (``ponto.toml``) and holds options and the
+links from Ponto accounts to ledger accounts, never secrets::
+
+    ledger = "main.beancount"            # paths are relative to this file
+    output = "ponto.beancount"           # default: beside the ledger
+    counter_account = "Expenses:Uncategorized"
+
+    [accounts.0c7e9d52-...]              # a Ponto account id
+    account = "Assets:Bank:Checking"
+    reference = "BE68539007547034"       # shown to people, not used to match
+    currency = "EUR"
+    balance_assertions = true
+    use_value_date = false
+
+Secrets live in a separate JSON file with mode 0600 (default
+``$XDG_CONFIG_HOME/bean-ponto/credentials.json``); the environment variables
+``PONTO_CLIENT_ID`` / ``PONTO_CLIENT_SECRET`` override it and
+``PONTO_API_URL`` overrides the API base URL. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+
+from beancount_ponto.errors import ConfigError, CredentialsMissingError
+from beancount_ponto.fileutil import atomic_write_text
+
+DEFAULT_API_URL = "https://api.myponto.com"
+CONFIG_ENV = "BEAN_PONTO_CONFIG"
+DEFAULT_CONFIG_NAME = "ponto.toml"
+_ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[\w\-]+)+$", re.UNICODE)
+
+
+def check_account_name(name: str) -> str:
+    """Return ``name`` if it is a valid Beancount account name, else raise ConfigError."""
+    parts = name.split(":")
+    if not _ACCOUNT_RE.match(name) or any(not p[0].isupper() and not p[0].isdigit() for p in parts):
+        raise ConfigError(f"{name!r} is not a Beancount account name (like Assets:Bank:Checking)")
+    return name
+
+
+def zone(name: str) -> dt.tzinfo:
+    """Return the time zone called ``name`` (IANA name such as ``Europe/Brussels``)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r} (use a name like Europe/Brussels)") from None
+
+
+def local_zone() -> dt.tzinfo:
+    """The machine's own time zone, with its daylight-saving rules when known."""
+    tz_name = os.environ.get("TZ", "").lstrip(":")
+    if tz_name:
+        try:
+            return ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        with open("/etc/localtime", "rb") as handle:
+            return ZoneInfo.from_file(handle, key="localtime")
+    except OSError:
+        return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
+@dataclass(frozen=True)
+class AccountLink:
+    """How one Ponto account feeds one ledger account."""
+
+    ponto_id: str
+    account: str
+    reference: str = ""
+    currency: str = ""
+    balance_assertions: bool = True
+    use_value_date: bool = False
+    time_zone: str | None = None
+    start_date: dt.date | None = None
+
+    def to_toml(self) -> dict[str, Any]:
+        """The TOML table for this link (empty optional values left out)."""
+        table: dict[str, Any] = {"account": self.account}
+        if self.reference:
+            table["reference"] = self.reference
+        if self.currency:
+            table["currency"] = self.currency
+        table["balance_assertions"] = self.balance_assertions
+        table["use_value_date"] = self.use_value_date
+        if self.time_zone:
+            table["time_zone"] = self.time_zone
+        if self.start_date:
+            table["start_date"] = self.start_date
+        return table
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; paths are absolute once loaded."""
+
+    path: Path
+    ledger: Path | None = None
+    output: Path | None = None
+    api_url: str = DEFAULT_API_URL
+    credentials_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    counter_account: str = "Expenses:Uncategorized"
+    flag: str = "*"
+    time_zone: str | None = None
+    overlap_days: int = 7
+    consent_warning_days: int = 30
+    notify_command: str | None = None
+    fetch_stale_minutes: int = 60
+    links: dict[str, AccountLink] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the file are resolved against."""
+        return self.path.parent
+
+    def effective_api_url(self) -> str:
+        """The API base URL, ``PONTO_API_URL`` first."""
+        return (os.environ.get("PONTO_API_URL") or self.api_url).rstrip("/")
+
+    def ledger_path(self, override: str | os.PathLike[str] | None = None) -> Path:
+        """The main ledger: the command-line value, else the configured one."""
+        if override:
+            return Path(override).expanduser().resolve()
+        if self.ledger is None:
+            raise ConfigError("no ledger given: pass --ledger MAIN or set `ledger` in the config")
+        return self.ledger
+
+    def output_path(self, ledger: Path, override: str | os.PathLike[str] | None = None) -> Path:
+        """The file new entries go to; default ``ponto.beancount`` beside the ledger."""
+        if override:
+            return Path(override).expanduser().resolve()
+        return self.output or ledger.parent / "ponto.beancount"
+
+    def credentials_path(self) -> Path:
+        """Where the secret is stored (outside the ledger, mode 0600)."""
+        if self.credentials_file:
+            return self.credentials_file
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(base) / "bean-ponto" / "credentials.json"
+
+    def link_for_account(self, account: str) -> AccountLink | None:
+        """The link that feeds ledger ``account``, if any."""
+        return next((link for link in self.links.values() if link.account == account), None)
+
+    def with_links(self, links: dict[str, AccountLink]) -> Config:
+        """A copy with other links."""
+        return dataclasses.replace(self, links=dict(links))
+
+
+def default_config_path() -> Path:
+    """``$BEAN_PONTO_CONFIG``, else ``ponto.toml`` in the current folder."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_NAME).expanduser().resolve()
+
+
+def _path(base: Path, value: object, key: str) -> Path | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"`{key}` must be a path string")
+    return (base / Path(value).expanduser()).resolve()
+
+
+def _typed(raw: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = raw.get(key, default)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"`{key}` must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+def _link(ponto_id: str, raw: object) -> AccountLink:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[accounts.{ponto_id}] must be a table")
+    account = raw.get("account")
+    if not isinstance(account, str):
+        raise ConfigError(f'[accounts.{ponto_id}] needs `account = "Assets:..."`')
+    start = raw.get("start_date")
+    if start is not None and not isinstance(start, dt.date):
+        raise ConfigError(f"[accounts.{ponto_id}] start_date must be a date like 2024-01-01")
+    tz_name = _typed(raw, "time_zone", str, None)
+    if tz_name:
+        zone(tz_name)
+    return AccountLink(
+        ponto_id=ponto_id,
+        account=check_account_name(account),
+        reference=_typed(raw, "reference", str, ""),
+        currency=_typed(raw, "currency", str, ""),
+        balance_assertions=_typed(raw, "balance_assertions", bool, True),
+        use_value_date=_typed(raw, "use_value_date", bool, False),
+        time_zone=tz_name,
+        start_date=start,
+    )
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read the configuration file; a missing file gives the defaults.
+
+    Raises:
+        ConfigError: if the file is not valid TOML or a value is wrong.
+    """
+    cfg_path = Path(path).expanduser().resolve() if path else default_config_path()
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raw = {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{cfg_path}: cannot read: {exc.strerror}") from None
+    base = cfg_path.parent
+    accounts = raw.get("accounts", {})
+    if not isinstance(accounts, dict):
+        raise ConfigError("[accounts] must be a table of Ponto account ids")
+    flag = _typed(raw, "flag", str, "*")
+    if flag not in ("*", "!"):
+        raise ConfigError('`flag` must be "*" or "!"')
+    tz_name = _typed(raw, "time_zone", str, None)
+    if tz_name:
+        zone(tz_name)
+    return Config(
+        path=cfg_path,
+        ledger=_path(base, raw.get("ledger"), "ledger"),
+        output=_path(base, raw.get("output"), "output"),
+        api_url=_typed(raw, "api_url", str, DEFAULT_API_URL),
+        credentials_file=_path(base, raw.get("credentials_file"), "credentials_file"),
+        client_cert=_path(base, raw.get("client_cert"), "client_cert"),
+        client_key=_path(base, raw.get("client_key"), "client_key"),
+        counter_account=check_account_name(
+            _typed(raw, "counter_account", str, "Expenses:Uncategorized")
+        ),
+        flag=flag,
+        time_zone=tz_name,
+        overlap_days=_typed(raw, "overlap_days", int, 7),
+        consent_warning_days=_typed(raw, "consent_warning_days", int, 30),
+        notify_command=_typed(raw, "notify_command", str, None),
+        fetch_stale_minutes=_typed(raw, "fetch_stale_minutes", int, 60),
+        links={pid: _link(pid, table) for pid, table in accounts.items()},
+    )
+
+
+def _relative(config: Config, value: Path | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return os.path.relpath(value, config.base_dir)
+    except ValueError:
+        return str(value)
+
+
+def save_config(config: Config) -> None:
+    """Write ``config`` back to its file atomically (links, options, no secrets)."""
+    doc: dict[str, Any] = {}
+    for key in ("ledger", "output", "credentials_file", "client_cert", "client_key"):
+        rel = _relative(config, getattr(config, key))
+        if rel:
+            doc[key] = rel
+    defaults = Config(path=config.path)
+    for key in (
+        "api_url",
+        "counter_account",
+        "flag",
+        "time_zone",
+        "overlap_days",
+        "consent_warning_days",
+        "notify_command",
+        "fetch_stale_minutes",
+    ):
+        value = getattr(config, key)
+        if value is not None and value != getattr(defaults, key):
+            doc[key] = value
+    doc["accounts"] = {pid: link.to_toml() for pid, link in sorted(config.links.items())}
+    text = "# bean-ponto configuration: options and account links (never secrets)\n"
+    text += tomli_w.dumps(doc)
+    atomic_write_text(config.path, text)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A Ponto custom integration's Client ID and Client Secret."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"Credentials(client_id={self.client_id!r}, client_secret=<hidden>)"
+
+
+def store_credentials(path: Path, credentials: Credentials) -> None:
+    """Store the credentials in ``path`` with mode 0600 (folder 0700 when created)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    payload = {"client_id": credentials.client_id, "client_secret": credentials.client_secret}
+    atomic_write_text(path, json.dumps(payload, indent=2) + "\n", mode=0o600)
+
+
+def stored_credentials(path: Path) -> Credentials | None:
+    """The credentials stored in ``path``, or None when there are none."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: unreadable credentials file ({exc.__class__.__name__})"
+        ) from None
+    cid, secret = raw.get("client_id"), raw.get("client_secret")
+    if not isinstance(cid, str) or not isinstance(secret, str) or not cid or not secret:
+        raise ConfigError(f"{path}: credentials file lacks client_id or client_secret")
+    return Credentials(cid, secret)
+
+
+def resolve_credentials(config: Config) -> Credentials:
+    """Environment first (``PONTO_CLIENT_ID``/``PONTO_CLIENT_SECRET``), then the store.
+
+    Raises:
+        CredentialsMissingError: if neither has both values.
+    """
+    env_id = os.environ.get("PONTO_CLIENT_ID")
+    env_secret = os.environ.get("PONTO_CLIENT_SECRET")
+    stored = stored_credentials(config.credentials_path())
+    cid = env_id or (stored.client_id if stored else None)
+    secret = env_secret or (stored.client_secret if stored else None)
+    if not cid or not secret:
+        raise CredentialsMissingError()
+    return Credentials(cid, secret)

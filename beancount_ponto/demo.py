@@ -1,0 +1,143 @@
+"""``bean-ponto demo``: the whole product on the built-in simulator, no bank needed.
+
+Creates (or reuses) a demo folder with a main ledger that includes
+``ponto.beancount`` and loads the Fava extension, a ``ponto.toml`` that
+points at a local Ponto simulator, demo credentials (mode 0600), links
+the simulator's accounts, syncs, checks the ledger like ``bean-check``, and
+then serves Fava with the Ponto page until Ctrl-C (``--no-fava`` stops
+after the sync).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from beancount import loader
+
+from beancount_ponto.client import PontoClient
+from beancount_ponto.config import (
+    AccountLink,
+    Config,
+    Credentials,
+    load_config,
+    save_config,
+    store_credentials,
+)
+from beancount_ponto.simulator import Simulator
+from beancount_ponto.sync import SyncOptions, run_sync
+
+if TYPE_CHECKING:
+    import argparse
+    from types import FrameType
+
+LEDGER_ACCOUNTS = ("Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars")
+
+MAIN_LEDGER = """\
+option "title" "Ponto demo"
+option "operating_currency" "EUR"
+
+2026-01-01 custom "fava-extension" "fava_ponto"
+2026-01-01 custom "fava-option" "auto-reload" "true"
+
+1970-01-01 open Assets:Bank:Checking
+1970-01-01 open Assets:Bank:Savings
+1970-01-01 open Assets:Bank:Dollars
+1970-01-01 open Expenses:Uncategorized
+
+; Transactions from Ponto are appended to this file by bean-ponto:
+include "ponto.beancount"
+"""
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def prepare(folder: Path, sim: Simulator) -> Config:
+    """Write the demo ledger, config, credentials and links for ``sim``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    main = folder / "main.beancount"
+    if not main.exists():
+        main.write_text(MAIN_LEDGER, encoding="utf-8")
+    config = load_config(folder / "ponto.toml")
+    config = dataclasses.replace(
+        config,
+        ledger=main,
+        api_url=sim.url,
+        credentials_file=folder / ".ponto-credentials.json",
+    )
+    creds = Credentials(sim.client_id, sim.client_secret)
+    store_credentials(config.credentials_path(), creds)
+    client = PontoClient(creds.client_id, creds.client_secret, base_url=sim.url)
+    links = {}
+    for account, name in zip(client.accounts(), LEDGER_ACCOUNTS, strict=False):
+        links[account.id] = AccountLink(account.id, name, account.reference, account.currency)
+    config = config.with_links(links)
+    save_config(config)
+    return config
+
+
+def serve_fava(ledger: Path, host: str, port: int) -> None:
+    """Serve Fava on ``ledger`` until SIGINT/SIGTERM."""
+    # Imported here: only the serving demo needs Fava's web stack.
+    from cheroot import wsgi  # noqa: PLC0415
+    from fava.application import create_app  # noqa: PLC0415
+
+    app = create_app([str(ledger)])
+    server = wsgi.Server((host, port), app)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.start()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+def cmd_demo(args: argparse.Namespace, _config: Config) -> int:
+    """The ``demo`` command."""
+    folder = Path(args.dir).expanduser().resolve()
+    with Simulator(port=args.simulator_port) as sim:
+        _say(f"Ponto simulator running at {sim.url} (demo data, no real bank)")
+        config = prepare(folder, sim)
+        ledger = config.ledger_path()
+        output = config.output_path(ledger)
+        result = run_sync(
+            config,
+            PontoClient(sim.client_id, sim.client_secret, base_url=sim.url),
+            ledger=ledger,
+            output=output,
+            options=SyncOptions(source="demo"),
+        )
+        for item in result.accounts:
+            _say(item.summary())
+        entries, errors, _ = loader.load_file(str(ledger))
+        _say(f"bean-check {ledger}: {len(errors)} errors, {len(entries)} entries")
+        for error in errors:
+            _say(f"  {error.message}")
+        _say(f"Demo ledger: {ledger} (new entries in {output.name})")
+        if args.no_fava:
+            return 0 if result.ok and not errors else 1
+        slug = "ponto-demo"
+        _say(
+            f"Fava with the Ponto page: http://{args.host}:{args.port}/{slug}/extension/FavaPonto/"
+        )
+        _say("Press Ctrl-C to stop.")
+        serve_fava(ledger, args.host, args.port)
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Register the ``demo`` command."""
+    p = sub.add_parser("demo", help="try it all on the built-in Ponto simulator")
+    p.add_argument("--dir", default="ponto-demo", help="demo folder (default ./ponto-demo)")
+    p.add_argument("--no-fava", action="store_true", help="sync, check and exit")
+    p.add_argument("--host", default="127.0.0.1", help="Fava host (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000, help="Fava port (default 5000)")
+    p.add_argument("--simulator-port", type=int, default=0, help="simulator port (default any)")
+    p.set_defaults(func=cmd_demo)

@@ -1,0 +1,166 @@
+"""Reading what a ledger already holds, and appending to it safely.
+
+Reading is textual, not a full Beancount parse, so that an hourly run costs a
+fraction of ``bean-check``:
+
+* :func:`ledger_files` follows ``include`` directives (relative paths and
+  globs) from the main file.
+* :func:`scan_ledger` collects every ``ponto_id:`` / ``ponto_balance:``
+  metadata value and every opened account in those files, wherever the user
+  moved the entries.
+
+Writing goes only to the output file, through :func:`append_text`: the new
+content is written to a temporary file and renamed over the output, so a
+crash at any moment leaves either the old or the new file, both valid.
+:func:`writer_lock` is the one inter-process lock every writer (CLI, runner,
+Fava) takes around a whole run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import filelock
+
+from beancount_ponto.errors import LedgerError, LockTimeoutError
+from beancount_ponto.fileutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+_INCLUDE_RE = re.compile(r'^include[ \t]+"([^"\n]+)"', re.MULTILINE)
+_ID_RE = re.compile(r'^[ \t]+ponto_(?:id|balance):[ \t]*"([^"\\\n]+)"', re.MULTILINE)
+_OPEN_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ \t]+open[ \t]+([^\s;]+)", re.MULTILINE)
+
+OUTPUT_HEADER = (
+    ";; -*- mode: beancount -*-\n"
+    ";; Bank transactions appended by bean-ponto from Ponto.\n"
+    ";; Edit, recategorise, move or delete entries freely: bean-ponto never writes\n"
+    ";; a ponto_id twice and does not bring back entries you deleted.\n"
+)
+STATE_DIR_NAME = ".bean-ponto"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def ledger_files(main: Path) -> list[Path]:
+    """The main file and every file it includes, recursively, each once, in order.
+
+    Missing included files are left out (``bean-check`` reports them).
+
+    Raises:
+        LedgerError: if the main file does not exist.
+    """
+    if not main.is_file():
+        raise LedgerError(f"ledger {main} does not exist")
+    result: list[Path] = []
+    seen: set[Path] = set()
+    todo = [main.resolve()]
+    while todo:
+        path = todo.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        result.append(path)
+        for pattern in _INCLUDE_RE.findall(_read(path)):
+            full = Path(pattern).expanduser()
+            if not full.is_absolute():
+                full = path.parent / full
+            matches = sorted(glob.glob(str(full))) if glob.has_magic(str(full)) else [str(full)]
+            todo.extend(Path(m).resolve() for m in matches if Path(m).is_file())
+    return result
+
+
+@dataclass
+class LedgerScan:
+    """What the ledger files hold that matters to bean-ponto."""
+
+    files: list[Path]
+    ids: set[str] = field(default_factory=set)
+    open_accounts: set[str] = field(default_factory=set)
+
+    def includes(self, path: Path) -> bool:
+        """True if ``path`` is one of the ledger's files."""
+        return path.resolve() in self.files
+
+
+def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
+    """Collect Ponto ids and opened accounts from the ledger's files.
+
+    Args:
+        main: the main ledger file.
+        extra: a file to scan even if the ledger does not include it (the output).
+    """
+    files = ledger_files(main)
+    scan = LedgerScan(files=list(files))
+    to_read = list(files)
+    if extra is not None and extra.resolve() not in files and extra.exists():
+        to_read.append(extra.resolve())
+    for path in to_read:
+        text = _read(path)
+        scan.ids.update(_ID_RE.findall(text))
+        scan.open_accounts.update(_OPEN_RE.findall(text))
+    return scan
+
+
+def ids_in_file(path: Path) -> set[str]:
+    """The ``ponto_id`` / ``ponto_balance`` values written in one file."""
+    return set(_ID_RE.findall(_read(path)))
+
+
+def state_dir(output: Path) -> Path:
+    """The folder beside the output file that holds bean-ponto's state and lock."""
+    return output.parent / STATE_DIR_NAME
+
+
+@contextlib.contextmanager
+def writer_lock(output: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the lock serialising every writer of ``output`` (CLI, runner, Fava).
+
+    The lock is a file in the state folder, locked with ``flock`` through the
+    ``filelock`` library: it is released by the OS if the process dies.
+
+    Raises:
+        LockTimeoutError: another writer kept it for ``timeout`` seconds.
+    """
+    folder = state_dir(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / f"{output.name}.lock"), thread_local=False)
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise LockTimeoutError(
+            "another bean-ponto run (CLI, scheduler or Fava) is writing this ledger; "
+            "try again in a moment"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def append_text(output: Path, text: str) -> None:
+    """Append ``text`` (whole entries) to ``output`` atomically; create it with a header.
+
+    Raises:
+        LedgerError: if the file cannot be written.
+    """
+    current = _read(output) if output.exists() else OUTPUT_HEADER
+    if current and not current.endswith("\n"):
+        current += "\n"
+    try:
+        atomic_write_text(output, current + "\n" + text.rstrip("\n") + "\n")
+    except OSError as exc:
+        raise LedgerError(f"cannot write {output}: {exc.strerror}") from None

@@ -1,0 +1,162 @@
+"""What bean-ponto remembers between runs, beside the output file.
+
+Two files live in ``.bean-ponto/`` next to the output ledger file:
+
+* ``<output>.ids`` — every ``ponto_id`` (and balance key) ever written, one
+  per line, append-only. An id listed here is never written again, even if the
+  user deleted its entry from the ledger ("deleted stays deleted").
+* ``<output>.state.json`` — small, rewritten atomically: per-account status
+  (last fetch, last success, failing since, last error, consent expiry,
+  synchronization cooldown, cached bank time zone), the history of the last
+  runs, and ``pending``: the ids of a batch being written.
+
+Write protocol (under the writer lock): save ``pending``; replace the output
+file atomically; append the ids to the log; clear ``pending``. A crash
+between these steps is repaired by :meth:`SyncState.recover`: the pending ids
+that made it into the output file are logged, the others are dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from beancount_ponto.errors import LedgerError
+from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.ledger import ids_in_file, state_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+MAX_RUNS = 50
+
+
+def now_utc() -> dt.datetime:
+    """The current time, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def to_iso(value: dt.datetime | None) -> str | None:
+    """ISO 8601 text of an aware datetime, or None."""
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def from_iso(value: object) -> dt.datetime | None:
+    """Parse what :func:`to_iso` wrote; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class SyncState:
+    """The state of one output file. Load with :meth:`load`, persist with :meth:`save`."""
+
+    output: Path
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    _ids: set[str] | None = None
+
+    @property
+    def state_path(self) -> Path:
+        """The JSON state file."""
+        return state_dir(self.output) / f"{self.output.name}.state.json"
+
+    @property
+    def ids_path(self) -> Path:
+        """The append-only log of written ids."""
+        return state_dir(self.output) / f"{self.output.name}.ids"
+
+    @classmethod
+    def load(cls, output: Path) -> SyncState:
+        """Read the state of ``output`` (empty when there is none yet)."""
+        state = cls(output=output)
+        try:
+            raw = json.loads(state.state_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return state
+        except (OSError, ValueError) as exc:
+            raise LedgerError(
+                f"{state.state_path}: unreadable state ({exc}); move it away to start afresh"
+            ) from None
+        state.accounts = dict(raw.get("accounts") or {})
+        state.runs = list(raw.get("runs") or [])
+        state.pending = list(raw.get("pending") or [])
+        state.extra = dict(raw.get("extra") or {})
+        return state
+
+    def save(self) -> None:
+        """Write the JSON state atomically."""
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "version": 1,
+            "accounts": self.accounts,
+            "runs": self.runs[-MAX_RUNS:],
+            "pending": self.pending,
+            "extra": self.extra,
+        }
+        atomic_write_text(self.state_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+    # -- written ids ------------------------------------------------------
+
+    @property
+    def written_ids(self) -> set[str]:
+        """Every id bean-ponto ever wrote to this output (loaded on first use)."""
+        if self._ids is None:
+            try:
+                text = self.ids_path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = ""
+            self._ids = {line for line in text.split("\n") if line}
+        return self._ids
+
+    def log_written(self, ids: list[str]) -> None:
+        """Append ``ids`` to the written log and flush it to disk."""
+        if not ids:
+            return
+        self.ids_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.ids_path, "a", encoding="utf-8") as handle:
+            handle.write("".join(f"{i}\n" for i in ids))
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.written_ids.update(ids)
+
+    def begin_batch(self, ids: list[str]) -> None:
+        """Record that ``ids`` are about to be written (step 1 of the protocol)."""
+        self.pending = list(ids)
+        self.save()
+
+    def end_batch(self) -> None:
+        """Log the pending ids as written and clear them (last step)."""
+        self.log_written(self.pending)
+        self.pending = []
+        self.save()
+
+    def recover(self) -> None:
+        """Finish a batch a crash interrupted: log the pending ids the output holds."""
+        if not self.pending:
+            return
+        present = ids_in_file(self.output)
+        self.log_written([i for i in self.pending if i in present])
+        self.pending = []
+        self.save()
+
+    # -- per account --------------------------------------------------------
+
+    def account(self, ponto_id: str) -> dict[str, Any]:
+        """The mutable status record of one Ponto account."""
+        return self.accounts.setdefault(ponto_id, {})
+
+    def add_run(self, run: dict[str, Any]) -> None:
+        """Remember one run's outcome (the last 50 are kept)."""
+        self.runs.append(run)
+        del self.runs[:-MAX_RUNS]

@@ -1,0 +1,97 @@
+"""The health of each linked account: consent, freshness, last runs.
+
+Built from the saved state (offline) and, when given, Ponto's live account
+list. Shared by ``bean-ponto status``, the runner and the Fava page, so they
+all say the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from beancount_ponto.consent import ConsentStatus, consent_status
+from beancount_ponto.state import SyncState, from_iso, to_iso
+
+if TYPE_CHECKING:
+    from beancount_ponto.config import Config
+    from beancount_ponto.models import Account
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What a person wants to know about one linked account."""
+
+    ponto_id: str
+    account: str
+    reference: str
+    currency: str
+    consent: ConsentStatus
+    balance: str | None
+    balance_reference_date: dt.datetime | None
+    ponto_synchronized_at: dt.datetime | None
+    last_fetch: dt.datetime | None
+    last_success: dt.datetime | None
+    last_new: int | None
+    failing_since: dt.datetime | None
+    last_error: str | None
+    balance_note: str | None
+    live: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO 8601 timestamps)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, dt.datetime):
+                out[key] = to_iso(value)
+        out["consent"] = {
+            "state": self.consent.state,
+            "expires_at": to_iso(self.consent.expires_at),
+            "days_left": self.consent.days_left,
+        }
+        return out
+
+
+def link_statuses(
+    config: Config,
+    state: SyncState,
+    accounts: dict[str, Account] | None,
+    now: dt.datetime,
+) -> list[LinkStatus]:
+    """One status per linked account, live data first, else what the state remembers."""
+    result = []
+    for link in config.links.values():
+        record = state.accounts.get(link.ponto_id, {})
+        account = (accounts or {}).get(link.ponto_id)
+        expires = (
+            account.consent_expires_at if account else from_iso(record.get("consent_expires_at"))
+        )
+        balance = record.get("balance")
+        balance_date = from_iso(record.get("balance_reference_date"))
+        if account is not None and account.current_balance is not None:
+            balance = str(account.current_balance)
+            balance_date = account.current_balance_reference_date
+        result.append(
+            LinkStatus(
+                ponto_id=link.ponto_id,
+                account=link.account,
+                reference=(account.reference if account else record.get("reference"))
+                or link.reference,
+                currency=(account.currency if account else record.get("currency")) or link.currency,
+                consent=consent_status(expires, now, config.consent_warning_days),
+                balance=balance,
+                balance_reference_date=balance_date,
+                ponto_synchronized_at=account.synchronized_at
+                if account
+                else from_iso(record.get("synchronized_at")),
+                last_fetch=from_iso(record.get("last_fetch")),
+                last_success=from_iso(record.get("last_success")),
+                last_new=record.get("last_new"),
+                failing_since=from_iso(record.get("failing_since")),
+                last_error=record.get("last_error"),
+                balance_note=record.get("balance_mismatch"),
+                live=account is not None,
+            )
+        )
+    return result

@@ -1,0 +1,520 @@
+"""One sync run: fetch new Ponto transactions and append them to the ledger.
+
+Shared by ``bean-ponto sync``, the scheduled runner and the Fava page.
+
+Contract of :func:`run_sync`:
+
+* The whole run holds the writer lock of the output file, so two writers
+  (CLI, runner, Fava) never interleave; a second one waits up to
+  ``lock_timeout`` seconds, then fails with :class:`LockTimeoutError`.
+* Each linked account is handled on its own: an error (network, expired
+  consent, Ponto error) is recorded for that account and the others go on.
+* A transaction is written only if its ``ponto_id`` is neither in the ledger
+  (any included file) nor in the log of ids written before (so deleted
+  entries stay deleted).
+* New transactions are written oldest first, in batches, each batch through
+  the crash-safe protocol of :mod:`beancount_ponto.state`; stopping between
+  batches (SIGTERM) or crashing anywhere leaves a valid ledger and the next
+  run completes the set exactly once.
+* A balance assertion is added per account and Ponto reference date, only
+  when the ledger's balance matches the bank's (checked by one full load of
+  the ledger, at most once per new reference date), so the ledger keeps
+  passing ``bean-check``.
+* Ponto synchronizations are created only with ``refresh=True`` (the user
+  is present), with their IP, at most once per 30 minutes per account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, TYPE_CHECKING
+
+from beancount_ponto.balance import ledger_balances
+from beancount_ponto.config import AccountLink, Config, local_zone, zone
+from beancount_ponto.convert import (
+    ConvertOptions,
+    balance_to_entry,
+    format_entries,
+    transaction_to_entry,
+)
+from beancount_ponto.errors import ConfigError, ConsentExpiredError, PontoError
+from beancount_ponto.fetch import WalkStats, entry_date, walk
+from beancount_ponto.ledger import (
+    LedgerScan,
+    append_text,
+    ledger_files,
+    scan_ledger,
+    state_dir,
+    writer_lock,
+)
+from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from beancount.core.data import Balance
+
+    from beancount_ponto.client import PontoClient
+    from beancount_ponto.models import Account, Synchronization
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+SYNC_COOLDOWN = dt.timedelta(minutes=30)
+OPEN_DATE = "1970-01-01"
+
+
+@dataclass
+class AccountResult:
+    """The outcome of one run for one linked account."""
+
+    ponto_id: str
+    account: str
+    new: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.error:
+            return f"{self.account}: FAILED: {self.error}"
+        text = f"{self.account}: {self.new} new"
+        if self.skipped:
+            text += f", {self.skipped} already in the ledger"
+        if self.deleted:
+            text += f", {self.deleted} deleted by you (kept deleted)"
+        return "; ".join([text, *self.notes])
+
+
+@dataclass
+class SyncResult:
+    """The outcome of one run."""
+
+    output: Path
+    included: bool
+    accounts: list[AccountResult] = field(default_factory=list)
+    entries_text: str = ""
+    stopped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no account failed."""
+        return all(a.error is None for a in self.accounts)
+
+    @property
+    def new(self) -> int:
+        """New transactions written (or found, for a dry run)."""
+        return sum(a.new for a in self.accounts)
+
+
+@dataclass
+class SyncOptions:
+    """How to run.
+
+    Attributes:
+        refresh: ask Ponto to synchronize with the bank first (user present).
+        customer_ip: the present user's IP (required with ``refresh``).
+        source: who runs (``cli``, ``runner``, ``fava``), for the history.
+        dry_run: collect the new entries as text, write nothing (``extract``).
+        lock_timeout: seconds to wait for another writer.
+        progress: called with short progress messages.
+        should_stop: polled between pages and batches; True stops cleanly.
+    """
+
+    refresh: bool = False
+    customer_ip: str = "127.0.0.1"
+    source: str = "cli"
+    dry_run: bool = False
+    lock_timeout: float = 60.0
+    progress: Callable[[str], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+class _Run:
+    """The mutable context of one run."""
+
+    def __init__(
+        self, config: Config, client: PontoClient, ledger: Path, output: Path, options: SyncOptions
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.ledger = ledger
+        self.output = output
+        self.options = options
+        self.state = SyncState.load(output)
+        self._scan: LedgerScan | None = None
+        self.opened: set[str] = set()
+        self.dry_texts: list[str] = []
+
+    @property
+    def scan(self) -> LedgerScan:
+        """The ledger scan, made on first need (idle runs never need it)."""
+        if self._scan is None:
+            self._scan = scan_ledger(self.ledger, self.output)
+        return self._scan
+
+    def progress(self, message: str) -> None:
+        log.debug("%s", message)
+        if self.options.progress:
+            self.options.progress(message)
+
+    def stopping(self) -> bool:
+        return bool(self.options.should_stop and self.options.should_stop())
+
+    def is_known(self, ponto_id: str) -> bool:
+        return ponto_id in self.state.written_ids or ponto_id in self.scan.ids
+
+    def time_zone(self, link: AccountLink, account: Account) -> dt.tzinfo:
+        """The link's zone, else the config's, else the bank's (cached), else local."""
+        name = link.time_zone or self.config.time_zone
+        record = self.state.account(account.id)
+        if not name and account.financial_institution_id:
+            name = record.get("bank_time_zone")
+            if not name:
+                with contextlib.suppress(PontoError):
+                    bank = self.client.financial_institution(account.financial_institution_id)
+                    name = bank.time_zone
+                    record["bank_time_zone"] = name
+                    record["bank_name"] = bank.name
+        return zone(name) if name else local_zone()
+
+    def write(self, entries_text: str, ids: list[str], accounts_used: set[str]) -> None:
+        """Append one batch through the crash-safe protocol."""
+        missing = sorted(a for a in accounts_used - self.scan.open_accounts - self.opened)
+        opens = "".join(f"{OPEN_DATE} open {name}\n" for name in missing)
+        text = (opens + "\n" if opens else "") + entries_text
+        if self.options.dry_run:
+            self.opened.update(missing)
+            self.dry_texts.append(text)
+            return
+        self.state.begin_batch(ids)
+        append_text(self.output, text)
+        self.state.end_batch()
+        self.opened.update(missing)
+
+
+def _spool(items: Iterator[tuple[str, str]], folder: Path) -> tuple[IO[str], list[int]]:
+    """Write (id, text) pairs to an anonymous temp file; return it and the record offsets.
+
+    Keeps memory flat however long the backfill: only offsets stay in memory.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115 - returned
+    offsets: list[int] = []
+    for pid, text in items:
+        offsets.append(handle.tell())
+        handle.write(json.dumps([pid, text]) + "\n")
+    return handle, offsets
+
+
+def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
+    return ConvertOptions(
+        account=link.account,
+        time_zone=run.time_zone(link, account),
+        counter_account=run.config.counter_account,
+        use_value_date=link.use_value_date,
+        flag=run.config.flag,
+        ponto_account_id=account.id,
+    )
+
+
+def _sync_account(run: _Run, link: AccountLink, account: Account, result: AccountResult) -> None:
+    """Fetch one account's new transactions and write them oldest first."""
+    options = _convert_options(run, link, account)
+    stats = WalkStats()
+
+    def fresh() -> Iterator[tuple[str, str]]:
+        for tx, known in walk(
+            run.client,
+            account.id,
+            is_known=run.is_known,
+            date_of=lambda t: entry_date(t, options.time_zone, link.use_value_date),
+            overlap_days=run.config.overlap_days,
+            start_date=link.start_date,
+            stats=stats,
+            should_stop=run.stopping,
+        ):
+            if not known:
+                result.new += 1
+                if result.new % BATCH_SIZE == 0:
+                    run.progress(f"{link.account}: {result.new} new so far")
+                yield tx.id, format_entries([transaction_to_entry(tx, options)])
+            elif tx.id in run.state.written_ids and tx.id not in run.scan.ids:
+                result.deleted += 1
+            else:
+                result.skipped += 1
+
+    handle, offsets = _spool(fresh(), state_dir(run.output))
+    with handle:
+        if stats.interrupted:
+            result.notes.append("stopped before the end; nothing written for this account")
+            result.new = 0
+            return
+        written = 0
+        for stop in range(len(offsets), 0, -BATCH_SIZE):
+            if run.stopping():
+                result.notes.append(f"stopped after {written}; the rest follows next run")
+                result.new = written
+                return
+            ids: list[str] = []
+            texts: list[str] = []
+            for index in range(stop - 1, max(stop - BATCH_SIZE, 0) - 1, -1):
+                handle.seek(offsets[index])
+                pid, text = json.loads(handle.readline())
+                ids.append(pid)
+                texts.append(text)
+            run.write("\n".join(texts), ids, {link.account, run.config.counter_account})
+            written += len(ids)
+            if len(offsets) > BATCH_SIZE:
+                run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
+
+
+def _balance_candidate(run: _Run, link: AccountLink, account: Account) -> Balance | None:
+    """The balance assertion Ponto's current balance allows, if not yet written or checked."""
+    if not link.balance_assertions:
+        return None
+    entry = balance_to_entry(account, _convert_options(run, link, account))
+    if entry is None:
+        return None
+    key = str(entry.meta["ponto_balance"])
+    if run.is_known(key) or run.state.account(account.id).get("balance_checked") == key:
+        return None
+    return entry
+
+
+def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]]) -> None:
+    """Write the candidate assertions the ledger agrees with; note the others."""
+    totals = ledger_balances(
+        run.ledger, [(b.account, b.amount.currency, b.date) for _, b in candidates]
+    )
+    keep: list[Balance] = []
+    for result, entry in candidates:
+        key = str(entry.meta["ponto_balance"])
+        record = run.state.account(result.ponto_id)
+        record["balance_checked"] = key
+        have = totals.get((entry.account, entry.amount.currency, entry.date), Decimal(0))
+        bank = entry.amount.number
+        assert isinstance(bank, Decimal)
+        if have == bank:
+            keep.append(entry)
+            record.pop("balance_mismatch", None)
+            continue
+        diff = bank - have
+        note = (
+            f"bank balance {bank} {entry.amount.currency} on "
+            f"{entry.date - dt.timedelta(days=1)} differs from the ledger's {have} "
+            f"by {diff}; no balance assertion written (add an opening balance?)"
+        )
+        result.notes.append(note)
+        record["balance_mismatch"] = note
+    if keep:
+        run.write(
+            format_entries(keep),
+            [str(e.meta["ponto_balance"]) for e in keep],
+            {e.account for e in keep},
+        )
+        for result, entry in candidates:
+            if entry in keep:
+                result.notes.append(f"balance asserted on {entry.date}")
+
+
+def _refresh(
+    run: _Run,
+    links: list[AccountLink],
+    accounts: dict[str, Account],
+    results: dict[str, AccountResult],
+) -> bool:
+    """Create Ponto synchronizations (cooldown 30 min) and wait; True if any ran."""
+    now = now_utc()
+    started = []
+    for link in links:
+        account = accounts.get(link.ponto_id)
+        if account is None:
+            continue
+        record = run.state.account(account.id)
+        last = from_iso(record.get("sync_requested_at"))
+        if last and now - last < SYNC_COOLDOWN:
+            minutes = int((SYNC_COOLDOWN - (now - last)).total_seconds() // 60) + 1
+            results[link.ponto_id].notes.append(
+                f"bank refresh skipped: one was asked {int((now - last).total_seconds() // 60)}"
+                f" min ago (next possible in {minutes} min)"
+            )
+            continue
+        try:
+            sync = run.client.create_synchronization(account.id, run.options.customer_ip)
+        except PontoError as exc:
+            results[link.ponto_id].notes.append(f"bank refresh refused: {exc}")
+            continue
+        record["sync_requested_at"] = to_iso(now)
+        started.append((link, sync.id))
+    for link, sync_id in started:
+        run.progress(f"{link.account}: Ponto is refreshing from the bank...")
+
+        def show(sync: Synchronization, name: str = link.account) -> None:
+            run.progress(f"{name}: Ponto synchronization {sync.status}")
+
+        try:
+            done = run.client.wait_for_synchronization(sync_id, on_progress=show)
+        except PontoError as exc:
+            results[link.ponto_id].notes.append(f"bank refresh failed: {exc}")
+            continue
+        if done.status == "error":
+            detail = "; ".join(str(e.get("detail") or e.get("code")) for e in done.errors)
+            results[link.ponto_id].notes.append(f"bank refresh failed: {detail or 'error'}")
+        elif not done.finished:
+            results[link.ponto_id].notes.append("bank refresh still running; fetched anyway")
+    return bool(started)
+
+
+def _record(run: _Run, link: AccountLink, account: Account | None, result: AccountResult) -> None:
+    record = run.state.account(link.ponto_id)
+    now = to_iso(now_utc())
+    record["account"] = link.account
+    record["last_fetch"] = now
+    if account is not None:
+        record.update(
+            {
+                "reference": account.reference,
+                "currency": account.currency,
+                "description": account.description,
+                "consent_expires_at": to_iso(account.consent_expires_at),
+                "synchronized_at": to_iso(account.synchronized_at),
+                "balance": str(account.current_balance)
+                if account.current_balance is not None
+                else None,
+                "balance_reference_date": to_iso(account.current_balance_reference_date),
+            }
+        )
+    if result.error:
+        record["last_error"] = result.error
+        record.setdefault("failing_since", now)
+        record["failures"] = int(record.get("failures", 0)) + 1
+    else:
+        record["last_success"] = now
+        record["last_new"] = result.new
+        for key in ("last_error", "failing_since", "failures"):
+            record.pop(key, None)
+
+
+def _execute(run: _Run, result: SyncResult) -> SyncResult:
+    links = list(run.config.links.values())
+    if not links:
+        raise ConfigError(
+            "no Ponto account is linked yet: run `bean-ponto accounts`, "
+            "then `bean-ponto link REF ACCOUNT`"
+        )
+    results = {link.ponto_id: AccountResult(link.ponto_id, link.account) for link in links}
+    result.accounts = list(results.values())
+    try:
+        accounts = {a.id: a for a in run.client.accounts()}
+        if run.options.refresh and _refresh(run, links, accounts, results):
+            accounts = {a.id: a for a in run.client.accounts()}
+    except PontoError as exc:
+        accounts = {}
+        for item in result.accounts:
+            item.error = str(exc)
+    candidates: list[tuple[AccountResult, Balance]] = []
+    for link in links:
+        item = results[link.ponto_id]
+        account = accounts.get(link.ponto_id)
+        if item.error is None and run.stopping():
+            result.stopped = True
+            item.notes.append("not fetched: stopping")
+            continue
+        if item.error is None and account is None:
+            item.error = (
+                f"Ponto account {link.ponto_id} is no longer shared with this "
+                "integration; check the integration's accounts in Ponto"
+            )
+        if item.error is None and account is not None:
+            try:
+                _check_consent(account)
+                _sync_account(run, link, account, item)
+                entry = _balance_candidate(run, link, account)
+                if entry is not None:
+                    candidates.append((item, entry))
+            except PontoError as exc:
+                item.error = str(exc)
+        if not run.options.dry_run:
+            _record(run, link, account, item)
+    if candidates and result.included and not run.options.dry_run and not run.stopping():
+        _assert_balances(run, candidates)
+    if run.stopping():
+        result.stopped = True
+    if not run.options.dry_run:
+        run.state.add_run(
+            {
+                "at": to_iso(now_utc()),
+                "source": run.options.source,
+                "ok": result.ok,
+                "accounts": {
+                    a.ponto_id: {
+                        "account": a.account,
+                        "new": a.new,
+                        "skipped": a.skipped,
+                        "deleted": a.deleted,
+                        "error": a.error,
+                        "notes": a.notes,
+                    }
+                    for a in result.accounts
+                },
+            }
+        )
+        run.state.save()
+    result.entries_text = "\n".join(run.dry_texts)
+    return result
+
+
+def _check_consent(account: Account) -> None:
+    expires = account.consent_expires_at
+    if expires is not None and expires <= now_utc():
+        raise ConsentExpiredError(
+            403,
+            code="authorizationExpired",
+            message=f"the bank consent for {account.reference or account.id} expired on "
+            f"{expires.date()}; reauthorize the account in the Ponto dashboard "
+            "(https://dashboard.myponto.com), then sync again",
+        )
+
+
+def run_sync(
+    config: Config,
+    client: PontoClient,
+    *,
+    ledger: Path,
+    output: Path,
+    options: SyncOptions | None = None,
+) -> SyncResult:
+    """Run one sync of every linked account (see the module contract).
+
+    Args:
+        config: the configuration with the account links.
+        client: a Ponto client.
+        ledger: the main ledger file.
+        output: the file new entries are appended to.
+        options: how to run.
+
+    Raises:
+        ConfigError: nothing is linked.
+        LedgerError: the ledger cannot be read or written.
+        LockTimeoutError: another writer kept the lock.
+    """
+    options = options or SyncOptions()
+    run = _Run(config, client, ledger, output, options)
+    included = output.resolve() in ledger_files(ledger)
+    result = SyncResult(output=output, included=included)
+    if options.dry_run:
+        return _execute(run, result)
+    with writer_lock(output, options.lock_timeout):
+        run.state = SyncState.load(output)
+        run.state.recover()
+        return _execute(run, result)
