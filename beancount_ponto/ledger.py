@@ -55,10 +55,11 @@ def _read(path: Path) -> str:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def ledger_files(main: Path) -> list[Path]:
+def ledger_files(main: Path, *, with_missing: bool = False) -> list[Path]:
     """The main file and every file it includes, recursively, each once, in order.
 
-    Missing included files are left out (``bean-check`` reports them).
+    Missing included files are left out (``bean-check`` reports them) unless
+    ``with_missing`` is true (to tell whether a file yet to be written is included).
 
     Raises:
         LedgerError: if the main file does not exist.
@@ -74,12 +75,16 @@ def ledger_files(main: Path) -> list[Path]:
             continue
         seen.add(path)
         result.append(path)
+        if not path.is_file():
+            continue
         for pattern in _INCLUDE_RE.findall(_read(path)):
             full = Path(pattern).expanduser()
             if not full.is_absolute():
                 full = path.parent / full
             matches = sorted(glob.glob(str(full))) if glob.has_magic(str(full)) else [str(full)]
-            todo.extend(Path(m).resolve() for m in matches if Path(m).is_file())
+            todo.extend(
+                Path(m).resolve() for m in matches if with_missing or Path(m).is_file()
+            )
     return result
 
 

@@ -510,7 +510,7 @@ def run_sync(
     """
     options = options or SyncOptions()
     run = _Run(config, client, ledger, output, options)
-    included = output.resolve() in ledger_files(ledger)
+    included = output.resolve() in ledger_files(ledger, with_missing=True)
     result = SyncResult(output=output, included=included)
     if options.dry_run:
         return _execute(run, result)

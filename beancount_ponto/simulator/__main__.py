@@ -1,0 +1,98 @@
+"""Command line: run the Ponto simulator until SIGTERM or Ctrl-C.
+
+Contract: ``python -m beancount_ponto.simulator [--host H] [--port P] [--seed S]
+[--client-id ID] [--client-secret SECRET] [--transactions N] [--today YYYY-MM-DD]
+[--token-ttl SECONDS] [--grow-every SECONDS]`` prints exactly one line
+``Ponto simulator listening on http://HOST:PORT`` (flushed) once it accepts
+connections, then serves; with ``--grow-every`` it books one generated
+transaction on a seeded-random account every that many seconds. Exits 0 on
+SIGTERM/SIGINT, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from beancount_ponto.simulator.core import Simulator
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the simulator command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m beancount_ponto.simulator", description="Run a local Ponto API simulator."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--client-id", default="demo-client-id")
+    parser.add_argument("--client-secret", default="demo-client-secret")
+    parser.add_argument(
+        "--transactions", type=int, default=40, help="transactions generated per account"
+    )
+    parser.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="newest booking date (default: today)",
+    )
+    parser.add_argument("--token-ttl", type=int, default=1799)
+    parser.add_argument("--time-zone", default="Europe/Brussels")
+    parser.add_argument(
+        "--grow-every",
+        type=_positive,
+        default=None,
+        metavar="SECONDS",
+        help="add one generated transaction every SECONDS",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulator until SIGTERM/SIGINT; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sim = Simulator(
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        seed=args.seed,
+        transactions_per_account=args.transactions,
+        today=args.today,
+        host=args.host,
+        port=args.port,
+        token_ttl=args.token_ttl,
+        time_zone=args.time_zone,
+    )
+    sim.start()
+    try:
+        print(f"Ponto simulator listening on {sim.url}", flush=True)
+        while not stop.wait(args.grow_every):
+            sim.grow_once()
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Shared fixtures: a real Ponto simulator over HTTP and a ledger workspace.
+
+No test mocks ``requests``: clients talk HTTP to :class:`Simulator`.
+Credentials live in the temporary workspace, never in the user's home.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from beancount import loader
+
+from beancount_ponto.client import PontoClient
+from beancount_ponto.config import (
+    AccountLink,
+    Config,
+    Credentials,
+    load_config,
+    save_config,
+    store_credentials,
+)
+from beancount_ponto.simulator import Simulator
+from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
+
+TODAY = dt.date(2026, 11, 20)
+LEDGER_ACCOUNTS = ("Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars")
+
+
+def bean_check(ledger: Path) -> list[str]:
+    """The messages ``bean-check`` would print for ``ledger`` (empty when valid)."""
+    _entries, errors, _options = loader.load_file(str(ledger))
+    return [str(e.message) for e in errors]
+
+
+def no_sleep(_seconds: float) -> None:
+    """A sleep that does not wait, for retry tests."""
+
+
+@pytest.fixture(autouse=True)
+def _isolate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test away from the real config folder and environment."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for name in ("PONTO_CLIENT_ID", "PONTO_CLIENT_SECRET", "PONTO_API_URL", "BEAN_PONTO_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TZ", "Europe/Brussels")
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A running simulator with deterministic data dated up to ``TODAY``."""
+    with Simulator(seed=7, today=TODAY, transactions_per_account=40) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Iterator[PontoClient]:
+    """A client for ``sim`` whose retries do not sleep."""
+    c = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url, sleep=no_sleep, timeout=5)
+    yield c
+    c.close()
+
+
+MAIN_LEDGER = """\
+option "title" "Test"
+option "operating_currency" "EUR"
+
+2000-01-01 open Assets:Bank:Checking
+2000-01-01 open Assets:Bank:Savings
+2000-01-01 open Assets:Bank:Dollars
+
+include "ponto.beancount"
+"""
+
+
+@dataclasses.dataclass
+class Workspace:
+    """A ledger folder linked to the simulator."""
+
+    root: Path
+    sim: Simulator
+    config: Config
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "main.beancount"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "ponto.beancount"
+
+    def client(self) -> PontoClient:
+        return PontoClient(
+            self.sim.client_id,
+            self.sim.client_secret,
+            base_url=self.sim.url,
+            sleep=no_sleep,
+            timeout=5,
+        )
+
+    def sync(self, **options: object) -> SyncResult:
+        return run_sync(
+            self.config,
+            self.client(),
+            ledger=self.ledger,
+            output=self.output,
+            options=SyncOptions(**options),  # type: ignore[arg-type]
+        )
+
+    def output_text(self) -> str:
+        return self.output.read_text(encoding="utf-8") if self.output.exists() else ""
+
+
+def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
+    """Write a main ledger, a config linking ``accounts`` simulator accounts, credentials."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "main.beancount").write_text(MAIN_LEDGER, encoding="utf-8")
+    config = dataclasses.replace(
+        load_config(root / "ponto.toml"),
+        ledger=root / "main.beancount",
+        api_url=sim.url,
+        credentials_file=root / "secrets" / "credentials.json",
+    )
+    store_credentials(config.credentials_path(), Credentials(sim.client_id, sim.client_secret))
+    client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
+    links = {
+        a.id: AccountLink(a.id, name, a.reference, a.currency)
+        for a, name in zip(client.accounts()[:accounts], LEDGER_ACCOUNTS, strict=False)
+    }
+    config = config.with_links(links)
+    save_config(config)
+    return Workspace(root, sim, load_config(root / "ponto.toml"))
+
+
+@pytest.fixture
+def ws(tmp_path: Path, sim: Simulator) -> Workspace:
+    """A workspace with all three simulator accounts linked."""
+    return make_workspace(tmp_path / "books", sim)
