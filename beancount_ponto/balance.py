@@ -1,22 +1,74 @@
-"""The ledger's own balance of accounts, for checking balance assertions first.
+"""Balance assertions from Ponto's current balance, written only when they hold.
 
-One full Beancount load of the ledger (the cost of ``bean-check``), done only
-when Ponto reports a new balance reference date, never on idle runs.
+Contract:
+
+* Ponto reports one balance per account with its reference date; each
+  (account, reference date) is *observed* into the account's state record.
+* An observation becomes a *candidate* once its reference date is
+  ``overlap_days`` old (a transaction delivered late with an older date could
+  otherwise make it fail), is not yet in the ledger and was not checked yet.
+* Candidates are checked against the ledger's own balance with one full
+  Beancount load (the cost of ``bean-check``, never on idle runs) and only
+  the ones that hold are written, dated the day after the reference date.
+* :func:`withdraw_failing` is the safety net: if a transaction written later
+  still breaks one of our assertions, that assertion is commented out in the
+  output file with the reason, so the ledger keeps passing ``bean-check``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
 from beancount import loader
 from beancount.core import data
+from beancount.core.amount import Amount
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from beancount_ponto.fileutil import atomic_write_text
 
 Key = tuple[str, str, dt.date]
+MAX_OBSERVATIONS = 20
+META_KEY = "ponto_balance"
+
+
+def observe(record: dict[str, Any], entry: data.Balance | None) -> None:
+    """Remember Ponto's balance (as a Balance entry) in an account's state record."""
+    if entry is None or entry.amount.number is None:
+        return
+    observed: dict[str, dict[str, str]] = record.setdefault("balance_observations", {})
+    observed[str(entry.meta[META_KEY])] = {
+        "date": entry.date.isoformat(),
+        "number": str(entry.amount.number),
+        "currency": entry.amount.currency,
+    }
+    for stale in sorted(observed, key=lambda k: observed[k]["date"])[:-MAX_OBSERVATIONS]:
+        del observed[stale]
+
+
+def settled_candidates(
+    record: dict[str, Any], account: str, today: dt.date, overlap_days: int, known: set[str]
+) -> list[data.Balance]:
+    """Observations old enough to assert, not in ``known`` and not checked before."""
+    last_day = today - dt.timedelta(days=overlap_days - 1)
+    checked = set(record.get("balances_checked", []))
+    result = []
+    observed: dict[str, dict[str, str]] = record.get("balance_observations", {})
+    for key, seen in sorted(observed.items(), key=lambda item: item[1]["date"]):
+        day = dt.date.fromisoformat(seen["date"])
+        if day > last_day or key in known or key in checked:
+            continue
+        meta = data.new_metadata("<ponto>", 0, {META_KEY: key})
+        amount = Amount(Decimal(seen["number"]), seen["currency"])
+        result.append(data.Balance(meta, day, account, amount, None, None))
+    return result
+
+
+def mark_checked(record: dict[str, Any], entry: data.Balance) -> None:
+    """Remember that ``entry`` was compared with the ledger (never twice)."""
+    checked = [*record.get("balances_checked", []), str(entry.meta[META_KEY])]
+    record["balances_checked"] = checked[-MAX_OBSERVATIONS:]
 
 
 def ledger_balances(ledger: Path, wanted: list[Key]) -> dict[Key, Decimal]:
@@ -32,7 +84,7 @@ def ledger_balances(ledger: Path, wanted: list[Key]) -> dict[Key, Decimal]:
         the balance of every wanted triple (0 when nothing is posted).
     """
     entries, _errors, _options = loader.load_file(str(ledger))
-    totals: dict[Key, Decimal] = {key: Decimal(0) for key in wanted}
+    totals: dict[Key, Decimal] = dict.fromkeys(wanted, Decimal(0))
     for entry in entries:
         if not isinstance(entry, data.Transaction):
             continue
@@ -49,3 +101,48 @@ def ledger_balances(ledger: Path, wanted: list[Key]) -> dict[Key, Decimal]:
                 ):
                     totals[key] += units.number
     return totals
+
+
+def mismatch_note(entry: data.Balance, have: Decimal) -> str:
+    """Why ``entry`` was not written: the ledger holds ``have`` instead."""
+    bank = entry.amount.number
+    assert isinstance(bank, Decimal)
+    return (
+        f"bank balance {bank} {entry.amount.currency} on "
+        f"{entry.date - dt.timedelta(days=1)} differs from the ledger's {have} "
+        f"by {bank - have}; no balance assertion written (add an opening balance?)"
+    )
+
+
+def withdraw_failing(ledger: Path, output: Path) -> list[str]:
+    """Comment out our balance assertions in ``output`` that the ledger now fails.
+
+    Returns:
+        one note per withdrawn assertion (empty when all hold).
+    """
+    _entries, errors, _options = loader.load_file(str(ledger))
+    failing = [
+        err.entry
+        for err in errors
+        if isinstance(err.entry, data.Balance)
+        and META_KEY in err.entry.meta
+        and Path(err.entry.meta.get("filename", "")).resolve() == output.resolve()
+    ]
+    if not failing:
+        return []
+    lines = output.read_text(encoding="utf-8").split("\n")
+    notes = []
+    for entry in sorted(failing, key=lambda e: int(e.meta["lineno"]), reverse=True):
+        start = int(entry.meta["lineno"]) - 1
+        end = start + 1
+        while end < len(lines) and lines[end].startswith((" ", "\t")):
+            end += 1
+        note = (
+            f"balance assertion of {entry.account} on {entry.date} withdrawn: a transaction "
+            "delivered later "
+            f"with an older date changed the balance by {entry.diff_amount}"
+        )
+        lines[start:end] = [f"; {note}", *(f"; {line}" for line in lines[start:end])]
+        notes.append(note)
+    atomic_write_text(output, "\n".join(lines))
+    return notes

@@ -27,15 +27,13 @@ Contract of :func:`run_sync`:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
 import tempfile
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING
 
-from beancount_ponto.balance import ledger_balances
+from beancount_ponto import balance
 from beancount_ponto.config import AccountLink, Config, local_zone, zone
 from beancount_ponto.convert import (
     ConvertOptions,
@@ -53,90 +51,26 @@ from beancount_ponto.ledger import (
     state_dir,
     writer_lock,
 )
-from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
+from beancount_ponto.refresh import refresh
+from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
+from beancount_ponto.state import SyncState, now_utc, to_iso
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    import datetime as dt
+    from collections.abc import Iterator
     from pathlib import Path
 
     from beancount.core.data import Balance
 
     from beancount_ponto.client import PontoClient
-    from beancount_ponto.models import Account, Synchronization
+    from beancount_ponto.models import Account
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AccountResult", "SyncOptions", "SyncResult", "run_sync"]
+
 BATCH_SIZE = 500
-SYNC_COOLDOWN = dt.timedelta(minutes=30)
 OPEN_DATE = "1970-01-01"
-
-
-@dataclass
-class AccountResult:
-    """The outcome of one run for one linked account."""
-
-    ponto_id: str
-    account: str
-    new: int = 0
-    skipped: int = 0
-    deleted: int = 0
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line for people."""
-        if self.error:
-            return f"{self.account}: FAILED: {self.error}"
-        text = f"{self.account}: {self.new} new"
-        if self.skipped:
-            text += f", {self.skipped} already in the ledger"
-        if self.deleted:
-            text += f", {self.deleted} deleted by you (kept deleted)"
-        return "; ".join([text, *self.notes])
-
-
-@dataclass
-class SyncResult:
-    """The outcome of one run."""
-
-    output: Path
-    included: bool
-    accounts: list[AccountResult] = field(default_factory=list)
-    entries_text: str = ""
-    stopped: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when no account failed."""
-        return all(a.error is None for a in self.accounts)
-
-    @property
-    def new(self) -> int:
-        """New transactions written (or found, for a dry run)."""
-        return sum(a.new for a in self.accounts)
-
-
-@dataclass
-class SyncOptions:
-    """How to run.
-
-    Attributes:
-        refresh: ask Ponto to synchronize with the bank first (user present).
-        customer_ip: the present user's IP (required with ``refresh``).
-        source: who runs (``cli``, ``runner``, ``fava``), for the history.
-        dry_run: collect the new entries as text, write nothing (``extract``).
-        lock_timeout: seconds to wait for another writer.
-        progress: called with short progress messages.
-        should_stop: polled between pages and batches; True stops cleanly.
-    """
-
-    refresh: bool = False
-    customer_ip: str = "127.0.0.1"
-    source: str = "cli"
-    dry_run: bool = False
-    lock_timeout: float = 60.0
-    progress: Callable[[str], None] | None = None
-    should_stop: Callable[[], bool] | None = None
 
 
 class _Run:
@@ -154,6 +88,7 @@ class _Run:
         self._scan: LedgerScan | None = None
         self.opened: set[str] = set()
         self.dry_texts: list[str] = []
+        self.backdated = False
 
     @property
     def scan(self) -> LedgerScan:
@@ -202,12 +137,15 @@ class _Run:
         self.opened.update(missing)
 
 
-def _spool(items: Iterator[tuple[str, str]], folder: Path) -> tuple[IO[str], list[int]]:
+def _spool(items: Iterator[tuple[str, str]], folder: Path | None) -> tuple[IO[str], list[int]]:
     """Write (id, text) pairs to an anonymous temp file; return it and the record offsets.
 
     Keeps memory flat however long the backfill: only offsets stay in memory.
+    ``folder`` None means the system's temp folder (a dry run creates nothing beside
+    the ledger).
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     handle = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115 - returned
     offsets: list[int] = []
     for pid, text in items:
@@ -231,6 +169,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     """Fetch one account's new transactions and write them oldest first."""
     options = _convert_options(run, link, account)
     stats = WalkStats()
+    asserted = str(run.state.account(account.id).get("asserted_until", ""))
 
     def fresh() -> Iterator[tuple[str, str]]:
         for tx, known in walk(
@@ -244,6 +183,8 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             should_stop=run.stopping,
         ):
             if not known:
+                if entry_date(tx, options.time_zone, link.use_value_date).isoformat() < asserted:
+                    run.backdated = True
                 result.new += 1
                 if result.new % BATCH_SIZE == 0:
                     run.progress(f"{link.account}: {result.new} new so far")
@@ -253,7 +194,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             else:
                 result.skipped += 1
 
-    handle, offsets = _spool(fresh(), state_dir(run.output))
+    handle, offsets = _spool(fresh(), None if run.options.dry_run else state_dir(run.output))
     with handle:
         if stats.interrupted:
             result.notes.append("stopped before the end; nothing written for this account")
@@ -278,101 +219,45 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
 
 
-def _balance_candidate(run: _Run, link: AccountLink, account: Account) -> Balance | None:
-    """The balance assertion Ponto's current balance allows, if not yet written or checked."""
+def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[Balance]:
+    """Observe Ponto's current balance; return the observations ready to check."""
     if not link.balance_assertions:
-        return None
-    entry = balance_to_entry(account, _convert_options(run, link, account))
-    if entry is None:
-        return None
-    key = str(entry.meta["ponto_balance"])
-    if run.is_known(key) or run.state.account(account.id).get("balance_checked") == key:
-        return None
-    return entry
+        return []
+    options = _convert_options(run, link, account)
+    record = run.state.account(account.id)
+    balance.observe(record, balance_to_entry(account, options))
+    today = now_utc().astimezone(options.time_zone).date()
+    known = {key for key in record.get("balance_observations", {}) if run.is_known(key)}
+    return balance.settled_candidates(record, link.account, today, run.config.overlap_days, known)
 
 
 def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]]) -> None:
     """Write the candidate assertions the ledger agrees with; note the others."""
-    totals = ledger_balances(
+    totals = balance.ledger_balances(
         run.ledger, [(b.account, b.amount.currency, b.date) for _, b in candidates]
     )
-    keep: list[Balance] = []
+    keep: list[tuple[AccountResult, Balance]] = []
     for result, entry in candidates:
-        key = str(entry.meta["ponto_balance"])
         record = run.state.account(result.ponto_id)
-        record["balance_checked"] = key
+        balance.mark_checked(record, entry)
         have = totals.get((entry.account, entry.amount.currency, entry.date), Decimal(0))
-        bank = entry.amount.number
-        assert isinstance(bank, Decimal)
-        if have == bank:
-            keep.append(entry)
+        if have == entry.amount.number:
+            keep.append((result, entry))
             record.pop("balance_mismatch", None)
-            continue
-        diff = bank - have
-        note = (
-            f"bank balance {bank} {entry.amount.currency} on "
-            f"{entry.date - dt.timedelta(days=1)} differs from the ledger's {have} "
-            f"by {diff}; no balance assertion written (add an opening balance?)"
-        )
-        result.notes.append(note)
-        record["balance_mismatch"] = note
+            record["asserted_until"] = max(entry.date.isoformat(), record.get("asserted_until", ""))
+        else:
+            note = balance.mismatch_note(entry, have)
+            result.notes.append(note)
+            record["balance_mismatch"] = note
     if keep:
+        entries = [entry for _, entry in keep]
         run.write(
-            format_entries(keep),
-            [str(e.meta["ponto_balance"]) for e in keep],
-            {e.account for e in keep},
+            format_entries(entries),
+            [str(e.meta["ponto_balance"]) for e in entries],
+            {e.account for e in entries},
         )
-        for result, entry in candidates:
-            if entry in keep:
-                result.notes.append(f"balance asserted on {entry.date}")
-
-
-def _refresh(
-    run: _Run,
-    links: list[AccountLink],
-    accounts: dict[str, Account],
-    results: dict[str, AccountResult],
-) -> bool:
-    """Create Ponto synchronizations (cooldown 30 min) and wait; True if any ran."""
-    now = now_utc()
-    started = []
-    for link in links:
-        account = accounts.get(link.ponto_id)
-        if account is None:
-            continue
-        record = run.state.account(account.id)
-        last = from_iso(record.get("sync_requested_at"))
-        if last and now - last < SYNC_COOLDOWN:
-            minutes = int((SYNC_COOLDOWN - (now - last)).total_seconds() // 60) + 1
-            results[link.ponto_id].notes.append(
-                f"bank refresh skipped: one was asked {int((now - last).total_seconds() // 60)}"
-                f" min ago (next possible in {minutes} min)"
-            )
-            continue
-        try:
-            sync = run.client.create_synchronization(account.id, run.options.customer_ip)
-        except PontoError as exc:
-            results[link.ponto_id].notes.append(f"bank refresh refused: {exc}")
-            continue
-        record["sync_requested_at"] = to_iso(now)
-        started.append((link, sync.id))
-    for link, sync_id in started:
-        run.progress(f"{link.account}: Ponto is refreshing from the bank...")
-
-        def show(sync: Synchronization, name: str = link.account) -> None:
-            run.progress(f"{name}: Ponto synchronization {sync.status}")
-
-        try:
-            done = run.client.wait_for_synchronization(sync_id, on_progress=show)
-        except PontoError as exc:
-            results[link.ponto_id].notes.append(f"bank refresh failed: {exc}")
-            continue
-        if done.status == "error":
-            detail = "; ".join(str(e.get("detail") or e.get("code")) for e in done.errors)
-            results[link.ponto_id].notes.append(f"bank refresh failed: {detail or 'error'}")
-        elif not done.finished:
-            results[link.ponto_id].notes.append("bank refresh still running; fetched anyway")
-    return bool(started)
+        for result, entry in keep:
+            result.notes.append(f"balance asserted on {entry.date}")
 
 
 def _record(run: _Run, link: AccountLink, account: Account | None, result: AccountResult) -> None:
@@ -406,7 +291,7 @@ def _record(run: _Run, link: AccountLink, account: Account | None, result: Accou
 
 
 def _execute(run: _Run, result: SyncResult) -> SyncResult:
-    links = list(run.config.links.values())
+    links = sorted(run.config.links.values(), key=lambda link: link.account)
     if not links:
         raise ConfigError(
             "no Ponto account is linked yet: run `bean-ponto accounts`, "
@@ -416,7 +301,14 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
     result.accounts = list(results.values())
     try:
         accounts = {a.id: a for a in run.client.accounts()}
-        if run.options.refresh and _refresh(run, links, accounts, results):
+        if run.options.refresh and refresh(
+            run.client,
+            run.state,
+            links=links,
+            accounts=accounts,
+            results=results,
+            options=run.options,
+        ):
             accounts = {a.id: a for a in run.client.accounts()}
     except PontoError as exc:
         accounts = {}
@@ -439,15 +331,20 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             try:
                 _check_consent(account)
                 _sync_account(run, link, account, item)
-                entry = _balance_candidate(run, link, account)
-                if entry is not None:
-                    candidates.append((item, entry))
+                candidates.extend(
+                    (item, entry) for entry in _balance_candidates(run, link, account)
+                )
             except PontoError as exc:
                 item.error = str(exc)
         if not run.options.dry_run:
             _record(run, link, account, item)
-    if candidates and result.included and not run.options.dry_run and not run.stopping():
-        _assert_balances(run, candidates)
+    if result.included and not run.options.dry_run:
+        if run.backdated:
+            notes = balance.withdraw_failing(run.ledger, run.output)
+            for item in result.accounts:
+                item.notes.extend(n for n in notes if item.account in n)
+        if candidates and not run.stopping():
+            _assert_balances(run, candidates)
     if run.stopping():
         result.stopped = True
     if not run.options.dry_run:

@@ -1,0 +1,81 @@
+"""The outcome of a sync run and the options that shape it.
+
+Plain records shared by the CLI, the runner and the Fava page; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+
+@dataclass
+class AccountResult:
+    """The outcome of one run for one linked account."""
+
+    ponto_id: str
+    account: str
+    new: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.error:
+            return f"{self.account}: FAILED: {self.error}"
+        text = f"{self.account}: {self.new} new"
+        if self.skipped:
+            text += f", {self.skipped} already in the ledger"
+        if self.deleted:
+            text += f", {self.deleted} deleted by you (kept deleted)"
+        return "; ".join([text, *self.notes])
+
+
+@dataclass
+class SyncResult:
+    """The outcome of one run."""
+
+    output: Path
+    included: bool
+    accounts: list[AccountResult] = field(default_factory=list)
+    entries_text: str = ""
+    stopped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when no account failed."""
+        return all(a.error is None for a in self.accounts)
+
+    @property
+    def new(self) -> int:
+        """New transactions written (or found, for a dry run)."""
+        return sum(a.new for a in self.accounts)
+
+
+@dataclass
+class SyncOptions:
+    """How to run.
+
+    Attributes:
+        refresh: ask Ponto to synchronize with the bank first (user present).
+        customer_ip: the present user's IP (required with ``refresh``).
+        source: who runs (``cli``, ``runner``, ``fava``), for the history.
+        dry_run: collect the new entries as text, write nothing (``extract``).
+        lock_timeout: seconds to wait for another writer.
+        progress: called with short progress messages.
+        should_stop: polled between pages and batches; True stops cleanly.
+    """
+
+    refresh: bool = False
+    customer_ip: str = "127.0.0.1"
+    source: str = "cli"
+    dry_run: bool = False
+    lock_timeout: float = 60.0
+    progress: Callable[[str], None] | None = None
+    should_stop: Callable[[], bool] | None = None
