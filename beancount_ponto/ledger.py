@@ -156,6 +156,14 @@ def writer_lock(output: Path, timeout: float = 60.0) -> Iterator[None]:
         lock.release()
 
 
+def create_output(output: Path) -> None:
+    """Create the output file with its header (so an ``include`` of it is valid)."""
+    try:
+        atomic_write_text(output, OUTPUT_HEADER)
+    except OSError as exc:
+        raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
+
+
 def append_text(output: Path, text: str) -> None:
     """Append ``text`` (whole entries) to ``output`` atomically; create it with a header.
 

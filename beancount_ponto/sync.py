@@ -46,6 +46,7 @@ from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.ledger import (
     LedgerScan,
     append_text,
+    create_output,
     ledger_files,
     scan_ledger,
     state_dir,
@@ -414,4 +415,6 @@ def run_sync(
     with writer_lock(output, options.lock_timeout):
         run.state = SyncState.load(output)
         run.state.recover()
+        if not output.exists():
+            create_output(output)
         return _execute(run, result)
