@@ -226,7 +226,7 @@ def test_network_down_fails_every_account_and_writes_nothing(ws: Workspace) -> N
     result = ws.sync()
     assert not result.ok
     assert all(a.error and "cannot reach Ponto" in a.error for a in result.accounts)
-    assert "ponto_id" not in ws.output_text()
+    assert not ids_in(ws.output_text())
     assert bean_check(ws.ledger) == []
 
 
