@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def fsync_dir(folder: Path) -> None:
@@ -29,12 +34,12 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) atomically.
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, mode: int | None = None) -> None:
+    """Replace ``path`` atomically with what ``write`` writes to a binary handle.
 
     Args:
         path: the file to write; its folder must exist.
-        text: the whole new content.
+        write: writes the whole new content to the handle it is given.
         mode: permission bits; default keeps those of the existing file, else 0644.
     """
     if mode is None:
@@ -46,8 +51,8 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
     tmp = Path(tmp_name)
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -56,3 +61,29 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)
+
+
+def atomic_append_text(path: Path, text: str) -> None:
+    """Replace ``path`` atomically by its content followed by ``text`` (UTF-8).
+
+    The old content is copied in chunks, so memory stays flat however large
+    the file; a missing newline at its end is added first.
+    """
+
+    def write(handle: BinaryIO) -> None:
+        ends_with_newline = True
+        with contextlib.suppress(FileNotFoundError), open(path, "rb") as old:
+            shutil.copyfileobj(old, handle, 1 << 18)
+            if old.tell() > 0:
+                old.seek(-1, os.SEEK_END)
+                ends_with_newline = old.read(1) == b"\n"
+        if not ends_with_newline:
+            handle.write(b"\n")
+        handle.write(text.encode("utf-8"))
+
+    atomic_write(path, write)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import filelock
 
 from beancount_ponto.errors import LedgerError, LockTimeoutError
-from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.fileutil import atomic_append_text, atomic_write_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -167,13 +167,14 @@ def create_output(output: Path) -> None:
 def append_text(output: Path, text: str) -> None:
     """Append ``text`` (whole entries) to ``output`` atomically; create it with a header.
 
+    Memory stays flat in the size of the output file.
+
     Raises:
         LedgerError: if the file cannot be written.
     """
-    current = _read(output) if output.exists() else OUTPUT_HEADER
-    if current and not current.endswith("\n"):
-        current += "\n"
     try:
-        atomic_write_text(output, current + "\n" + text.rstrip("\n") + "\n")
+        if not output.exists():
+            atomic_write_text(output, OUTPUT_HEADER)
+        atomic_append_text(output, "\n" + text.rstrip("\n") + "\n")
     except OSError as exc:
         raise LedgerError(f"cannot write {output}: {exc.strerror}") from None

@@ -10,7 +10,8 @@ Contract:
   days, whose newest transactions include every :data:`~.catalog.NASTY` text;
   (2) EUR savings, consent in 20 days; (3) USD account sharing account 1's IBAN.
   Further sizes add EUR checking accounts (consent in 90 days).
-* Transactions are spread over the 60 days before ``today``, the newest dated
+* Transactions are spread over the 60 days before ``today`` (longer for
+  histories of more than 480), the newest dated
   ``today``; ``createdAt`` lies after the execution date and before the initial
   synchronization. Balance = sum of the transactions (each account starts at 0).
 * 100,000 transactions for one account take about a second.
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 SPREAD_DAYS = 60
+MAX_PER_DAY = 8
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 HOLDER = "Jan Peeters"
@@ -187,12 +189,18 @@ def generate_txns(
     ceiling: dt.datetime,
     nasty: bool = False,
 ) -> list[Txn]:
-    """Generate ``count`` transactions over the ``SPREAD_DAYS`` days before ``today``.
+    """Generate ``count`` transactions over the days before ``today``.
+
+    They span ``SPREAD_DAYS`` days, or more for long histories so that an
+    account has about ``MAX_PER_DAY`` transactions a day at most.
 
     The first one is dated ``today``; with ``nasty`` the first ``len(NASTY)`` are
     the hostile texts, dated within the last week.
     """
     out: list[Txn] = []
+    # Long histories keep a realistic density (a busy household or small
+    # business) instead of cramming everything into SPREAD_DAYS.
+    spread = max(SPREAD_DAYS, -(-count // MAX_PER_DAY))
     nasty_count = min(count, len(NASTY)) if nasty else 0
     for i in range(count):
         if i == 0:
@@ -200,7 +208,7 @@ def generate_txns(
         elif i < nasty_count:
             offset = i // 2
         else:
-            offset = _randint(rng, 0, SPREAD_DAYS - 1)
+            offset = _randint(rng, 0, spread - 1)
         day = today - dt.timedelta(days=offset)
         created = _created_at(rng, day, zone, ceiling)
         if i < nasty_count:

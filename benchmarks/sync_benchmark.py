@@ -1,0 +1,146 @@
+"""Benchmark: idle sync cost vs bean-check, and backfill memory vs history size.
+
+Prints two results:
+
+1. ``idle sync / bean-check``: wall time of an idle ``bean-ponto sync`` (nothing
+   new at Ponto) on a ledger of N transactions (default 100,000) divided by the
+   wall time of ``bean-check`` on the same ledger. Both are run as the real
+   commands in subprocesses, median of a few runs. Target: <= 0.05.
+2. Peak memory (max RSS of the ``bean-ponto sync`` process) of a first backfill
+   of 1,000 / 5,000 / 10,000 transactions. Target: flat in the history size.
+
+Everything runs against the built-in simulator on 127.0.0.1.
+
+Usage: python benchmarks/sync_benchmark.py [--transactions 100000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from beancount_ponto.client import PontoClient
+from beancount_ponto.config import (
+    AccountLink,
+    Credentials,
+    load_config,
+    save_config,
+    store_credentials,
+)
+from beancount_ponto.simulator import Simulator
+
+TODAY = dt.date(2026, 11, 20)
+NAMES = ["Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars"]
+MAIN = """option "title" "Benchmark"
+1970-01-01 open Assets:Bank:Checking
+1970-01-01 open Assets:Bank:Savings
+1970-01-01 open Assets:Bank:Dollars
+include "ponto.beancount"
+"""
+
+
+def bin_path(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} not found; install the package first (pip install -e .)")
+    return found
+
+
+def workspace(root: Path, sim: Simulator, accounts: int) -> Path:
+    root.mkdir(parents=True)
+    (root / "main.beancount").write_text(MAIN, encoding="utf-8")
+    config = dataclasses.replace(
+        load_config(root / "ponto.toml"),
+        ledger=root / "main.beancount",
+        api_url=sim.url,
+        credentials_file=root / "credentials.json",
+    )
+    store_credentials(config.credentials_path(), Credentials(sim.client_id, sim.client_secret))
+    client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
+    links = {
+        a.id: AccountLink(a.id, name, a.reference, a.currency)
+        for a, name in zip(client.accounts()[:accounts], NAMES, strict=False)
+    }
+    save_config(config.with_links(links))
+    return root / "ponto.toml"
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - start
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    """Run ``command`` and return its peak resident memory in MiB."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{command} failed with status {status}")
+    return usage.ru_maxrss / 1024
+
+
+def idle_ratio(total: int, runs: int, tmp: Path) -> None:
+    sizes = [total - 2 * (total // 3), total // 3, total // 3]
+    print(f"Generating a simulator with {total:,} transactions in 3 accounts...", flush=True)
+    with Simulator(account_sizes=sizes, today=TODAY) as sim:
+        config = workspace(tmp / "idle", sim, accounts=3)
+        sync = [bin_path("bean-ponto"), "--config", str(config), "sync"]
+        first = timed(sync)
+        ledger = tmp / "idle" / "main.beancount"
+        size = sum(p.stat().st_size for p in (tmp / "idle").glob("*.beancount"))
+        print(f"first backfill of {total:,} transactions: {first:.1f} s "
+              f"({total / first:,.0f} tx/s); ledger {size / 2**20:.1f} MiB")
+        check = [bin_path("bean-check"), str(ledger)]
+        check_times = [timed(check) for _ in range(runs)]
+        idle_times = [timed(sync) for _ in range(runs)]
+        sim.reset_log()
+        timed(sync)
+        requests = len(sim.request_log)
+    check_t = statistics.median(check_times)
+    idle_t = statistics.median(idle_times)
+    print(f"bean-check: median {check_t:.2f} s over {runs} runs")
+    print(f"idle bean-ponto sync: median {idle_t:.3f} s over {runs} runs, "
+          f"{requests} HTTP requests (token + accounts + 1 page per account)")
+    verdict = "OK" if idle_t / check_t <= 0.05 else "ABOVE TARGET"
+    print(f"RESULT idle sync / bean-check = {idle_t / check_t:.4f} (target <= 0.05): {verdict}")
+
+
+def backfill_memory(tmp: Path) -> None:
+    print("Backfill peak memory (max RSS of the bean-ponto sync process):")
+    peaks = []
+    for count in (1_000, 5_000, 10_000):
+        with Simulator(account_sizes=[count], today=TODAY) as sim:
+            config = workspace(tmp / f"mem{count}", sim, accounts=1)
+            peak = peak_rss_mb([bin_path("bean-ponto"), "--config", str(config), "sync"])
+        peaks.append(peak)
+        print(f"  {count:>6,} transactions: {peak:6.1f} MiB")
+    growth = peaks[-1] - peaks[0]
+    print(f"RESULT backfill memory 1,000 -> 10,000 transactions: {peaks[0]:.1f} -> "
+          f"{peaks[-1]:.1f} MiB (+{growth:.1f} MiB for 9,000 more transactions)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-idle", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bean-ponto-bench-") as folder:
+        tmp = Path(folder)
+        if not args.skip_idle:
+            idle_ratio(args.transactions, args.runs, tmp)
+        backfill_memory(tmp)
+
+
+if __name__ == "__main__":
+    main()
