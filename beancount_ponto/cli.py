@@ -15,18 +15,22 @@ import json
 import logging
 import os
 import sys
+import traceback
+from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beancount_ponto import __version__, demo, runner
-from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
     AccountLink,
     Config,
     Credentials,
     check_account_name,
+    default_config_path,
     load_config,
     save_config,
     store_credentials,
+    zone,
 )
 from beancount_ponto.errors import ConfigError, PontoError
 from beancount_ponto.fetch import make_client
@@ -36,7 +40,6 @@ from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from beancount_ponto.models import Account
 
@@ -103,10 +106,14 @@ def cmd_login(args: argparse.Namespace, config: Config) -> int:
     secret = secret.strip()
     if not client_id or not secret:
         raise ConfigError("both a Client ID and a Client Secret are needed")
-    client = PontoClient(client_id, secret, base_url=config.effective_api_url())
-    client.authenticate()
+    credentials = Credentials(client_id, secret)
+    client = make_client(config, credentials)
+    try:
+        client.authenticate()
+    finally:
+        client.close()
     path = config.credentials_path()
-    store_credentials(path, Credentials(client_id, secret))
+    store_credentials(path, credentials)
     _out(f"Ponto accepted the credentials; stored in {path} (mode 0600).")
     return 0
 
@@ -120,7 +127,8 @@ def _consent_text(account: Account) -> str:
 
 def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
     """List the Ponto accounts the integration can read."""
-    accounts = make_client(config).accounts()
+    with closing(make_client(config)) as client:
+        accounts = client.accounts()
     if args.json:
         _out(json.dumps([_account_json(a, config) for a in accounts], indent=2))
         return 0
@@ -132,7 +140,7 @@ def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
                 a.id,
                 a.reference,
                 a.currency,
-                str(a.current_balance or ""),
+                "" if a.current_balance is None else str(a.current_balance),
                 _consent_text(a),
                 link.account if link else "-",
             )
@@ -146,7 +154,18 @@ def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
 def cmd_link(args: argparse.Namespace, config: Config) -> int:
     """Link a Ponto account (id or IBAN) to a ledger account."""
     account_name = check_account_name(args.account)
-    account = find_account(make_client(config).accounts(), args.ref)
+    start_date = None
+    if args.start_date:
+        try:
+            start_date = dt.date.fromisoformat(args.start_date)
+        except ValueError:
+            raise ConfigError(
+                f"--start-date {args.start_date!r} is not a date like 2024-01-31"
+            ) from None
+    if args.time_zone:
+        zone(args.time_zone)
+    with closing(make_client(config)) as client:
+        account = find_account(client.accounts(), args.ref)
     other = config.link_for_account(account_name)
     if other and other.ponto_id != account.id:
         raise ConfigError(f"{account_name} is already linked to Ponto account {other.ponto_id}")
@@ -159,7 +178,7 @@ def cmd_link(args: argparse.Namespace, config: Config) -> int:
         balance_assertions=not args.no_balance,
         use_value_date=args.value_date,
         time_zone=args.time_zone,
-        start_date=dt.date.fromisoformat(args.start_date) if args.start_date else None,
+        start_date=start_date,
     )
     save_config(config.with_links(links))
     _out(f"Linked {account.reference} ({account.currency}, {account.id}) to {account_name}.")
@@ -189,16 +208,24 @@ def _paths(args: argparse.Namespace, config: Config) -> tuple[Path, Path]:
     return ledger, config.output_path(ledger, args.output)
 
 
-def print_result(result: SyncResult) -> None:
+def print_result(result: SyncResult, ledger: Path) -> None:
     """Per account one line; a warning when the output is not included."""
     for item in result.accounts:
         (_err if item.error else _out)(item.summary())
     if not result.included:
-        _err(
-            f"warning: the ledger does not include {result.output}; add the line\n"
-            f'  include "{result.output.name}"\nto your main ledger file, or Fava and '
-            "bean-check will not see the new entries"
-        )
+        _err(include_warning(ledger, result.output))
+
+
+def include_warning(ledger: Path, output: Path) -> str:
+    """The warning for an output file the main ledger does not include."""
+    try:
+        name = os.path.relpath(output, ledger.parent)
+    except ValueError:  # another drive (Windows)
+        name = str(output)
+    return (
+        f"bean-ponto: warning: {ledger.name} does not include {output}: add the line "
+        f'include "{name}" to {ledger}, or bean-check and Fava will not see the new entries'
+    )
 
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
@@ -209,17 +236,21 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
         source="cli",
         progress=_err if sys.stderr.isatty() or args.verbose else None,
     )
-    result = run_sync(config, make_client(config), ledger=ledger, output=output, options=options)
-    print_result(result)
+    with closing(make_client(config)) as client:
+        result = run_sync(config, client, ledger=ledger, output=output, options=options)
+    print_result(result, ledger)
     return 0 if result.ok else 1
 
 
 def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     """Print the new entries without writing anything."""
+    if not args.existing and config.ledger is None:
+        raise ConfigError("no ledger given: pass -e LEDGER or set `ledger` in the config")
     ledger = config.ledger_path(args.existing)
     output = config.output_path(ledger, None)
     options = SyncOptions(dry_run=True, source="extract")
-    result = run_sync(config, make_client(config), ledger=ledger, output=output, options=options)
+    with closing(make_client(config)) as client:
+        result = run_sync(config, client, ledger=ledger, output=output, options=options)
     sys.stdout.write(";; -*- mode: beancount -*-\n")
     if result.entries_text:
         sys.stdout.write("\n" + result.entries_text.rstrip("\n") + "\n")
@@ -231,14 +262,19 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     """Consent expiry, freshness and errors of each linked account."""
-    _ledger, output = _paths(args, config)
+    if args.output or config.output:
+        output = config.output_path(Path(), args.output)
+    else:
+        _ledger, output = _paths(args, config)
     accounts = None
     note = None
     try:
-        accounts = {a.id: a for a in make_client(config).accounts()}
+        with closing(make_client(config)) as client:
+            accounts = {a.id: a for a in client.accounts()}
     except PontoError as exc:
         note = f"Ponto not reachable ({exc}); showing what the last sync saw"
-    statuses = link_statuses(config, SyncState.load(output), accounts, now_utc())
+    state = SyncState.load(output)
+    statuses = link_statuses(config, state, accounts, now_utc())
     if args.json:
         _out(
             json.dumps(
@@ -246,6 +282,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                     "live": accounts is not None,
                     "note": note,
                     "accounts": [s.to_json() for s in statuses],
+                    "runner": state.extra.get(runner.RUNNER_KEY),
                 },
                 indent=2,
             )
@@ -267,6 +304,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             _out(f"  FAILING since {to_iso(s.failing_since)}: {s.last_error}")
         if s.balance_note:
             _out(f"  {s.balance_note}")
+    for line in runner.status_lines(state):
+        _out(line)
     return 0
 
 
@@ -331,8 +370,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe (``bean-ponto extract | head``), drop further output quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Errors are one line on standard error (``bean-ponto: error: ...``); with
+    ``--verbose`` the traceback follows. Exit status 1 on error, 130 on Ctrl-C.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -341,16 +393,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("urllib3").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
-        config = load_config(args.config)
+        # `demo` brings its own config: a broken ./ponto.toml must not stop it.
+        if getattr(args, "needs_config", True):
+            config = load_config(args.config)
+        else:
+            config = Config(path=default_config_path())
         return int(args.func(args, config))
-    except PontoError as exc:
-        if args.verbose:
-            log.exception("failed")
-        _err(f"bean-ponto: error: {exc}")
-        return 1
     except KeyboardInterrupt:
         _err("bean-ponto: interrupted")
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except Exception as exc:  # the one place that turns any error into one line
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        if isinstance(exc, PontoError):
+            text = str(exc)
+        elif isinstance(exc, OSError):
+            text = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        else:
+            text = f"unexpected {type(exc).__name__}: {exc}"
+            if not args.verbose:
+                text += " (run with --verbose for the details)"
+        _err(f"bean-ponto: error: {' '.join(text.split())}")
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
 """``bean-ponto demo``: the whole product on the built-in simulator, no bank needed.
 
 Creates (or reuses) a demo folder with a main ledger that includes
-``ponto.beancount`` and loads the Fava extension, a ``ponto.toml`` that
-points at a local Ponto simulator, demo credentials (mode 0600), links
-the simulator's accounts, syncs, checks the ledger like ``bean-check``, and
-then serves Fava with the Ponto page until Ctrl-C (``--no-fava`` stops
-after the sync).
+``ponto.beancount``, loads the Fava extension and sets up Fava's Import page,
+an ``import.py`` (the beangulp importer), a ``ponto.toml`` that points at a
+local Ponto simulator, demo credentials (mode 0600, inside the demo folder),
+links the simulator's accounts, syncs, checks the ledger like ``bean-check``,
+and then serves Fava with the Ponto page until Ctrl-C (``--no-fava`` stops
+after the sync and exits 1 if the sync or the check failed). Files the user
+already has in the folder are kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +45,9 @@ option "operating_currency" "EUR"
 
 2026-01-01 custom "fava-extension" "fava_ponto"
 2026-01-01 custom "fava-option" "auto-reload" "true"
+; Fava's Import page runs import.py, whose importer reads ponto.toml:
+2026-01-01 custom "fava-option" "import-config" "import.py"
+2026-01-01 custom "fava-option" "import-dirs" "."
 
 1970-01-01 open Assets:Bank:Checking
 1970-01-01 open Assets:Bank:Savings
@@ -50,6 +57,24 @@ option "operating_currency" "EUR"
 ; Transactions from Ponto are appended to this file by bean-ponto:
 include "ponto.beancount"
 """
+
+
+IMPORT_SCRIPT = """\
+\"\"\"Import script: `python import.py extract ponto.toml -e main.beancount`.\"\"\"
+
+import beangulp
+
+from beancount_ponto.importer import PontoImporter
+
+# The "document" is the bean-ponto config; relative to this file.
+CONFIG = [PontoImporter("ponto.toml")]
+
+if __name__ == "__main__":
+    beangulp.Ingest(CONFIG)()
+"""
+
+#: Variables that would point the demo at a real Ponto integration.
+REAL_PONTO_ENV = ("PONTO_CLIENT_ID", "PONTO_CLIENT_SECRET", "PONTO_API_URL")
 
 
 def _say(text: str) -> None:
@@ -62,6 +87,9 @@ def prepare(folder: Path, sim: Simulator) -> Config:
     main = folder / "main.beancount"
     if not main.exists():
         main.write_text(MAIN_LEDGER, encoding="utf-8")
+    script = folder / "import.py"
+    if not script.exists():
+        script.write_text(IMPORT_SCRIPT, encoding="utf-8")
     config = load_config(folder / "ponto.toml")
     config = dataclasses.replace(
         config,
@@ -71,9 +99,10 @@ def prepare(folder: Path, sim: Simulator) -> Config:
     )
     creds = Credentials(sim.client_id, sim.client_secret)
     store_credentials(config.credentials_path(), creds)
-    client = PontoClient(creds.client_id, creds.client_secret, base_url=sim.url)
+    with closing(PontoClient(creds.client_id, creds.client_secret, base_url=sim.url)) as client:
+        accounts = client.accounts()
     links = {}
-    for account, name in zip(client.accounts(), LEDGER_ACCOUNTS, strict=False):
+    for account, name in zip(accounts, LEDGER_ACCOUNTS, strict=False):
         links[account.id] = AccountLink(account.id, name, account.reference, account.currency)
     config = config.with_links(links)
     save_config(config)
@@ -107,13 +136,10 @@ def cmd_demo(args: argparse.Namespace, _config: Config) -> int:
         config = prepare(folder, sim)
         ledger = config.ledger_path()
         output = config.output_path(ledger)
-        result = run_sync(
-            config,
-            PontoClient(sim.client_id, sim.client_secret, base_url=sim.url),
-            ledger=ledger,
-            output=output,
-            options=SyncOptions(source="demo"),
-        )
+        with closing(PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)) as client:
+            result = run_sync(
+                config, client, ledger=ledger, output=output, options=SyncOptions(source="demo")
+            )
         for item in result.accounts:
             _say(item.summary())
         entries, errors, _ = loader.load_file(str(ledger))
@@ -128,6 +154,10 @@ def cmd_demo(args: argparse.Namespace, _config: Config) -> int:
             f"Fava with the Ponto page: http://{args.host}:{args.port}/{slug}/extension/FavaPonto/"
         )
         _say("Press Ctrl-C to stop.")
+        # Fava's Ponto page and Import page read credentials like the CLI does:
+        # a real integration's variables would override the demo's own.
+        for name in REAL_PONTO_ENV:
+            os.environ.pop(name, None)
         serve_fava(ledger, args.host, args.port)
     return 0
 
@@ -140,4 +170,4 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="Fava host (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5000, help="Fava port (default 5000)")
     p.add_argument("--simulator-port", type=int, default=0, help="simulator port (default any)")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, needs_config=False)

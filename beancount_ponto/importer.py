@@ -3,23 +3,34 @@
 Contract:
 
 * The "document" is the bean-ponto configuration file (``ponto.toml``):
-  :meth:`PontoImporter.identify` matches that one path, offline and cheaply,
-  so Fava's Import page can call it on every load.
+  :meth:`PontoImporter.identify` matches that one path, offline and cheaply
+  (no parsing, no network), so Fava's Import page can call it on every load.
+* A relative ``config_path`` is taken relative to the folder of the script
+  that creates the importer (``import.py``), not the current folder: Fava
+  runs the import config from wherever Fava was started. Outside a script
+  (an interactive session) it is relative to the current folder.
 * :meth:`PontoImporter.extract` reads the config, asks Ponto for each linked
   account's transactions (newest first, with the same overlap rule as
   ``bean-ponto sync``) and returns one Beancount transaction per Ponto
   transaction, with metadata ``ponto_id: "<Ponto transaction id>"`` and the
   other bank fields (see :mod:`beancount_ponto.convert`). No balance
-  assertions and no ``open`` directives: the output is for review.
+  assertions and no ``open`` directives: the output is for review. An account
+  that fails (expired consent, ...) is logged as a warning and the others are
+  still returned; when every account fails, or the config is invalid,
+  :class:`~beancount_ponto.errors.PontoError` is raised with a one-line message.
 * Duplicates are decided by ``ponto_id`` only (not beangulp's ±2-day amount
   heuristic): an entry whose ``ponto_id`` already appears in ``existing`` gets
   ``__duplicate__`` set to that existing entry.
 * :attr:`PontoImporter.name` is unique per configuration file, so several
   importers can live in one ``CONFIG`` (Fava requires unique names).
+* Do not run ``archive`` on the folder holding ``ponto.toml``: beangulp would
+  move the configuration file like any other document.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +38,23 @@ from beangulp.importer import Importer
 
 from beancount_ponto.config import load_config, local_zone, zone
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
+from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import entry_date, make_client, walk
 
 if TYPE_CHECKING:
     import datetime as dt
+    from types import FrameType
 
     from beancount.core import data
 
-    from beancount_ponto.models import Transaction
+    from beancount_ponto.client import PontoClient
+    from beancount_ponto.config import AccountLink, Config
+    from beancount_ponto.models import Account, Transaction
+
+log = logging.getLogger(__name__)
+
+#: What :meth:`PontoImporter.account` answers when the config links nothing.
+FALLBACK_ACCOUNT = "Assets:Ponto"
 
 
 def _ponto_id(entry: Any) -> str | None:
@@ -49,19 +69,41 @@ def same_ponto_id(entry1: Any, entry2: Any) -> bool:
     return pid is not None and pid == _ponto_id(entry2)
 
 
+def _caller_dir() -> Path | None:
+    """The folder of the file that called into this module (``import.py``), if any."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    source = frame.f_globals.get("__file__") if frame is not None else None
+    return Path(source).resolve().parent if isinstance(source, str) else None
+
+
+def _resolve(config_path: str | Path) -> Path:
+    path = Path(config_path).expanduser()
+    if not path.is_absolute():
+        base = _caller_dir()
+        if base is not None:
+            path = base / path
+    return path.resolve()
+
+
 class PontoImporter(Importer):
     """Imports Ponto transactions for the accounts linked in a bean-ponto config file.
 
     Args:
-        config_path: the ``ponto.toml`` file (the document beangulp is given).
-        name: importer name; default ``ponto:<config path>``.
+        config_path: the ``ponto.toml`` file (the document beangulp is given);
+            relative to the folder of the calling script (``import.py``).
+        name: importer name; default ``ponto:<absolute config path>``.
     """
 
     cmp = staticmethod(same_ponto_id)
 
     def __init__(self, config_path: str | Path, name: str | None = None) -> None:
-        self.config_path = Path(config_path).expanduser().resolve()
+        self.config_path = _resolve(config_path)
         self._name = name or f"ponto:{self.config_path}"
+
+    def __repr__(self) -> str:
+        return f"PontoImporter({str(self.config_path)!r})"
 
     @property
     def name(self) -> str:
@@ -73,37 +115,93 @@ class PontoImporter(Importer):
         return Path(filepath).resolve() == self.config_path
 
     def account(self, filepath: str) -> str:
-        """The first linked ledger account (beangulp uses it to sort and archive)."""
-        links = load_config(self.config_path).links
-        return next(iter(links.values())).account if links else "Assets:Ponto"
+        """The first linked ledger account (beangulp uses it to sort and archive).
+
+        Never raises: Fava calls it while listing files, where an error would
+        hide every other importable file.
+        """
+        try:
+            links = load_config(self.config_path).links
+        except PontoError as exc:
+            log.warning("%s", exc)
+            return FALLBACK_ACCOUNT
+        return next(iter(links.values())).account if links else FALLBACK_ACCOUNT
 
     def extract(self, filepath: str, existing: data.Entries) -> data.Entries:
-        """Every Ponto transaction down to the overlap below what ``existing`` holds."""
+        """Every Ponto transaction down to the overlap below what ``existing`` holds.
+
+        Raises:
+            PontoError: the config is invalid, nothing is linked, or Ponto failed.
+        """
         config = load_config(self.config_path)
-        client = make_client(config)
-        known = {pid for pid in map(_ponto_id, existing or []) if pid}
-        accounts = {a.id: a for a in client.accounts()}
-        entries: list[data.Directive] = []
-        for link in config.links.values():
-            account = accounts.get(link.ponto_id)
-            name = link.time_zone or config.time_zone
-            if not name and account is not None and account.financial_institution_id:
-                name = client.financial_institution(account.financial_institution_id).time_zone
-            tz = zone(name) if name else local_zone()
-            options = ConvertOptions(
-                account=link.account,
-                time_zone=tz,
-                counter_account=config.counter_account,
-                use_value_date=link.use_value_date,
-                flag=config.flag,
-                ponto_account_id=link.ponto_id,
+        if not config.links:
+            raise PontoError(
+                f"{self.config_path}: no Ponto account is linked yet; "
+                "run `bean-ponto accounts`, then `bean-ponto link REF ACCOUNT`"
             )
+        known = {pid for pid in map(_ponto_id, existing or []) if pid}
+        client = make_client(config)
+        entries: list[data.Directive] = []
+        failures: list[str] = []
+        try:
+            accounts = {a.id: a for a in client.accounts()}
+            zones: dict[str, str | None] = {}
+            for link in config.links.values():
+                try:
+                    account = accounts.get(link.ponto_id)
+                    if account is None:
+                        raise PontoError(
+                            f"Ponto account {link.ponto_id} is no longer shared with this "
+                            "integration; check the integration's accounts in Ponto"
+                        )
+                    tz = self._time_zone(client, config, link, account, zones)
+                    entries.extend(self._extract_account(client, config, link, tz, known))
+                except PontoError as exc:
+                    failures.append(f"{link.account}: {exc}")
+                    log.warning(
+                        "bean-ponto: %s: %s (other accounts still imported)", link.account, exc
+                    )
+        finally:
+            client.close()
+        if failures and len(failures) == len(config.links):
+            raise PontoError("; ".join(failures))
+        return entries
 
-            def date_of(
-                tx: Transaction, tz: dt.tzinfo = tz, by_value: bool = link.use_value_date
-            ) -> dt.date:
-                return entry_date(tx, tz, by_value)
+    @staticmethod
+    def _time_zone(
+        client: PontoClient,
+        config: Config,
+        link: AccountLink,
+        account: Account,
+        cache: dict[str, str | None],
+    ) -> dt.tzinfo:
+        """The link's zone, else the config's, else the bank's, else the local one."""
+        name = link.time_zone or config.time_zone
+        fi_id = account.financial_institution_id
+        if not name and fi_id:
+            if fi_id not in cache:
+                cache[fi_id] = client.financial_institution(fi_id).time_zone
+            name = cache[fi_id]
+        return zone(name) if name else local_zone()
 
+    @staticmethod
+    def _extract_account(
+        client: PontoClient, config: Config, link: AccountLink, tz: dt.tzinfo, known: set[str]
+    ) -> list[data.Directive]:
+        options = ConvertOptions(
+            account=link.account,
+            time_zone=tz,
+            counter_account=config.counter_account,
+            use_value_date=link.use_value_date,
+            flag=config.flag,
+            ponto_account_id=link.ponto_id,
+        )
+
+        def date_of(tx: Transaction) -> dt.date:
+            return entry_date(tx, tz, link.use_value_date)
+
+        return [
+            transaction_to_entry(tx, options)
             for tx, _known in walk(
                 client,
                 link.ponto_id,
@@ -111,15 +209,17 @@ class PontoImporter(Importer):
                 date_of=date_of,
                 overlap_days=config.overlap_days,
                 start_date=link.start_date,
-            ):
-                entries.append(transaction_to_entry(tx, options))
-        client.close()
-        return entries
+            )
+        ]
 
     def deduplicate(self, entries: data.Entries, existing: data.Entries) -> None:
-        """Mark entries whose ``ponto_id`` is in ``existing`` (``__duplicate__``)."""
+        """Mark entries whose ``ponto_id`` is in ``existing`` (``__duplicate__``).
+
+        The mark is the existing entry itself, as beangulp and Fava expect.
+        """
         by_id = {pid: e for e in existing or [] if (pid := _ponto_id(e))}
         for entry in entries:
-            match = by_id.get(_ponto_id(entry) or "")
+            pid = _ponto_id(entry)
+            match = by_id.get(pid) if pid else None
             if match is not None:
                 entry.meta["__duplicate__"] = match
