@@ -20,13 +20,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beancount import loader
 from beancount.core import data
 from beancount.core.amount import Amount
 
 from beancount_ponto.fileutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Key = tuple[str, str, dt.date]
 MAX_OBSERVATIONS = 20
@@ -48,16 +51,24 @@ def observe(record: dict[str, Any], entry: data.Balance | None) -> None:
 
 
 def settled_candidates(
-    record: dict[str, Any], account: str, today: dt.date, overlap_days: int, known: set[str]
+    record: dict[str, Any],
+    account: str,
+    today: dt.date,
+    overlap_days: int,
+    is_known: Callable[[str], bool],
 ) -> list[data.Balance]:
-    """Observations old enough to assert, not in ``known`` and not checked before."""
+    """Observations old enough to assert, not checked before and not ``is_known``.
+
+    ``is_known`` (which may scan the ledger) is asked only about observations
+    that passed the cheaper tests.
+    """
     last_day = today - dt.timedelta(days=overlap_days - 1)
     checked = set(record.get("balances_checked", []))
     result = []
     observed: dict[str, dict[str, str]] = record.get("balance_observations", {})
     for key, seen in sorted(observed.items(), key=lambda item: item[1]["date"]):
         day = dt.date.fromisoformat(seen["date"])
-        if day > last_day or key in known or key in checked:
+        if day > last_day or key in checked or is_known(key):
             continue
         meta = data.new_metadata("<ponto>", 0, {META_KEY: key})
         amount = Amount(Decimal(seen["number"]), seen["currency"])

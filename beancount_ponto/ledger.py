@@ -23,7 +23,7 @@ import glob
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import filelock
 
@@ -55,11 +55,34 @@ def _read(path: Path) -> str:
         raise LedgerError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def ledger_files(main: Path, *, with_missing: bool = False) -> list[Path]:
+IncludeCache = dict[str, list[Any]]
+
+
+def _includes(path: Path, cache: IncludeCache | None) -> list[str]:
+    """The include patterns of one file, from ``cache`` when the file is unchanged."""
+    stat = path.stat()
+    stamp = [stat.st_mtime_ns, stat.st_size]
+    key = str(path)
+    if cache is not None and key in cache and cache[key][:2] == stamp:
+        return list(cache[key][2])
+    patterns = _INCLUDE_RE.findall(_read(path))
+    if cache is not None:
+        cache[key] = [*stamp, patterns]
+    return patterns
+
+
+def ledger_files(
+    main: Path, *, with_missing: bool = False, cache: IncludeCache | None = None
+) -> list[Path]:
     """The main file and every file it includes, recursively, each once, in order.
 
-    Missing included files are left out (``bean-check`` reports them) unless
-    ``with_missing`` is true (to tell whether a file yet to be written is included).
+    Args:
+        main: the main ledger file.
+        with_missing: also list included files that do not exist (yet); by
+            default they are left out (``bean-check`` reports them).
+        cache: include patterns per file, keyed by path with the file's
+            mtime and size; unchanged files are not read again (so an idle run
+            does not read a large ledger). Updated in place.
 
     Raises:
         LedgerError: if the main file does not exist.
@@ -77,14 +100,15 @@ def ledger_files(main: Path, *, with_missing: bool = False) -> list[Path]:
         result.append(path)
         if not path.is_file():
             continue
-        for pattern in _INCLUDE_RE.findall(_read(path)):
+        for pattern in _includes(path, cache):
             full = Path(pattern).expanduser()
             if not full.is_absolute():
                 full = path.parent / full
             matches = sorted(glob.glob(str(full))) if glob.has_magic(str(full)) else [str(full)]
-            todo.extend(
-                Path(m).resolve() for m in matches if with_missing or Path(m).is_file()
-            )
+            todo.extend(Path(m).resolve() for m in matches if with_missing or Path(m).is_file())
+    if cache is not None:
+        for key in set(cache) - {str(p) for p in seen}:
+            del cache[key]
     return result
 
 

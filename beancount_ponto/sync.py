@@ -98,6 +98,16 @@ class _Run:
             self._scan = scan_ledger(self.ledger, self.output)
         return self._scan
 
+    def deleted_by_user(self, ponto_id: str) -> bool:
+        """Written before but gone from the ledger; only told when the ledger
+        was scanned anyway (an idle run does not scan it).
+        """
+        return (
+            self._scan is not None
+            and ponto_id in self.state.written_ids
+            and ponto_id not in self._scan.ids
+        )
+
     def progress(self, message: str) -> None:
         log.debug("%s", message)
         if self.options.progress:
@@ -190,7 +200,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 if result.new % BATCH_SIZE == 0:
                     run.progress(f"{link.account}: {result.new} new so far")
                 yield tx.id, format_entries([transaction_to_entry(tx, options)])
-            elif tx.id in run.state.written_ids and tx.id not in run.scan.ids:
+            elif run.deleted_by_user(tx.id):
                 result.deleted += 1
             else:
                 result.skipped += 1
@@ -228,8 +238,9 @@ def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[
     record = run.state.account(account.id)
     balance.observe(record, balance_to_entry(account, options))
     today = now_utc().astimezone(options.time_zone).date()
-    known = {key for key in record.get("balance_observations", {}) if run.is_known(key)}
-    return balance.settled_candidates(record, link.account, today, run.config.overlap_days, known)
+    return balance.settled_candidates(
+        record, link.account, today, run.config.overlap_days, run.is_known
+    )
 
 
 def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]]) -> None:
@@ -413,13 +424,18 @@ def run_sync(
     """
     options = options or SyncOptions()
     run = _Run(config, client, ledger, output, options)
-    included = output.resolve() in ledger_files(ledger, with_missing=True)
-    result = SyncResult(output=output, included=included)
-    if options.dry_run:
-        return _execute(run, result)
-    with writer_lock(output, options.lock_timeout):
+
+    def go() -> SyncResult:
         run.state = SyncState.load(output)
-        run.state.recover()
-        if not output.exists():
-            create_output(output)
-        return _execute(run, result)
+        if not options.dry_run:
+            run.state.recover()
+            if not output.exists():
+                create_output(output)
+        cache = run.state.extra.setdefault("includes", {})
+        included = output.resolve() in ledger_files(ledger, with_missing=True, cache=cache)
+        return _execute(run, SyncResult(output=output, included=included))
+
+    if options.dry_run:
+        return go()
+    with writer_lock(output, options.lock_timeout):
+        return go()

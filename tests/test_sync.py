@@ -106,9 +106,14 @@ def test_deleted_entry_stays_deleted(ws: Workspace) -> None:
     )
     assert block
     ws.output.write_text(text.replace(block.group(1), ""), encoding="utf-8")
-    result = ws.sync()
-    assert of(result, ws.sim.account_ids[0]).deleted == 1
+    ws.sync()  # idle: the id is in the log of written ids, the ledger is not even read
     assert victim not in ws.output_text()
+    ws.sim.add_transaction(ws.sim.account_ids[0], "1.00", execution_date=TODAY)
+    result = ws.sync()  # a new transaction makes it read the ledger: the deletion is reported
+    assert of(result, ws.sim.account_ids[0]).deleted == 1
+    assert of(result, ws.sim.account_ids[0]).new == 1
+    assert victim not in ws.output_text()
+    assert bean_check(ws.ledger) == []
 
 
 def test_entries_moved_to_another_file_are_not_written_again(
