@@ -19,8 +19,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beancount import loader
-
 from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
     AccountLink,
@@ -30,12 +28,13 @@ from beancount_ponto.config import (
     save_config,
     store_credentials,
 )
-from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, run_sync
 
 if TYPE_CHECKING:
     import argparse
     from types import FrameType
+
+    from beancount_ponto.simulator import Simulator
 
 LEDGER_ACCOUNTS = ("Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars")
 
@@ -131,6 +130,11 @@ def serve_fava(ledger: Path, host: str, port: int) -> None:
 def cmd_demo(args: argparse.Namespace, _config: Config) -> int:
     """The ``demo`` command."""
     folder = Path(args.dir).expanduser().resolve()
+    # Imported here so that other commands start fast (the CLI registers `demo`).
+    from beancount import loader  # noqa: PLC0415
+
+    from beancount_ponto.simulator import Simulator  # noqa: PLC0415
+
     with Simulator(port=args.simulator_port) as sim:
         _say(f"Ponto simulator running at {sim.url} (demo data, no real bank)")
         config = prepare(folder, sim)
