@@ -233,6 +233,7 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     ledger, output = _paths(args, config)
     options = SyncOptions(
         refresh=args.refresh,
+        customer_ip=args.customer_ip,
         source="cli",
         progress=_err if sys.stderr.isatty() or args.verbose else None,
     )
@@ -356,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--refresh",
                 action="store_true",
                 help="ask Ponto to refresh from the bank first (you are present)",
+            )
+            p.add_argument(
+                "--customer-ip",
+                default="127.0.0.1",
+                help="your IP address, sent to Ponto with --refresh as proof that you are "
+                "present (default 127.0.0.1)",
             )
         else:
             p.add_argument("--json", action="store_true", help="print JSON")
