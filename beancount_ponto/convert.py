@@ -137,14 +137,21 @@ def _clean_line(text: str) -> str:
     return _WHITESPACE_RE.sub(" ", text).strip()
 
 
+_ANGLE_BRACKETS = str.maketrans({"<": "\u2039", ">": "\u203a"})
+
+
 def clean_text(text: str | None) -> str | None:
     """Make bank text one safe, readable line.
 
     Unicode is normalised to NFC; line breaks (CRLF, LF, CR, NEL, U+2028,
     U+2029) and HTML ``<br>`` tags become ``" | "`` (consecutive or edge
     breaks collapse); control characters become spaces; invisible and bidi
-    control characters are removed; whitespace runs collapse to one space.
-    Printable text (accents, emoji, any script) is kept whole, never truncated.
+    control characters are removed; whitespace runs collapse to one space;
+    ``<`` and ``>`` become U+2039 and U+203A (angle quotes), because Fava 1.30 shows payee and
+    narration in its journal without HTML escaping, and anyone can choose the
+    name on a transfer to you (``<img src=x onerror=...>`` would run script).
+    Other printable text (accents, emoji, any script) is kept whole, never
+    truncated.
 
     Args:
         text: the raw text, or None.
@@ -156,7 +163,7 @@ def clean_text(text: str | None) -> str | None:
         return None
     normalized = unicodedata.normalize("NFC", text)
     lines = (_clean_line(part) for part in _LINE_BREAK_RE.split(normalized))
-    result = " | ".join(line for line in lines if line)
+    result = " | ".join(line for line in lines if line).translate(_ANGLE_BRACKETS)
     return result or None
 
 
