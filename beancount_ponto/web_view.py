@@ -1,0 +1,309 @@
+"""The Fava page's view model: what one rendering of the page shows.
+
+Contract: :func:`build_rows` merges Ponto's live account list (when it could
+be read), the saved state (what the last runs saw) and the account links into
+one :class:`AccountRow` per Ponto account; nothing here does I/O. Ledger
+balances come from a :class:`~beancount_ponto.web_ledger.LedgerIndex` at the
+end of the bank balance's reference day (in the bank's time zone, as the sync's
+balance assertions use), so a row's ``difference`` is exactly what would stop
+a balance assertion. All text stays plain: escaping is the template's job
+(Jinja autoescape) and the script's (``textContent``). No field ever holds a
+secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from beancount_ponto.config import local_zone, zone
+from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
+from beancount_ponto.convert import local_date
+from beancount_ponto.errors import ConfigError
+from beancount_ponto.refresh import SYNC_COOLDOWN
+from beancount_ponto.state import from_iso, to_iso
+
+if TYPE_CHECKING:
+    from beancount_ponto.config import AccountLink, Config
+    from beancount_ponto.models import Account, FinancialInstitution
+    from beancount_ponto.state import SyncState
+    from beancount_ponto.web_ledger import LedgerIndex, LedgerTxn
+
+RUNS_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One Ponto account as the page shows it."""
+
+    ponto_id: str
+    reference: str
+    description: str
+    currency: str
+    bank: str
+    balance: Decimal | None
+    balance_date: dt.date | None
+    ledger_balance: Decimal | None
+    difference: Decimal | None
+    consent: ConsentStatus
+    ponto_synchronized_at: dt.datetime | None
+    last_fetch: dt.datetime | None
+    last_success: dt.datetime | None
+    last_new: int | None
+    failing_since: dt.datetime | None
+    last_error: str | None
+    balance_note: str | None
+    refresh_possible_at: dt.datetime | None
+    linked: str | None
+    choices: tuple[str, ...]
+    live: bool
+
+    @property
+    def consent_text(self) -> str:
+        """The consent in words, as ``bean-ponto status`` says it."""
+        return self.consent.describe()
+
+    @property
+    def consent_date(self) -> dt.date | None:
+        """The day the consent expires."""
+        return self.consent.expires_at.date() if self.consent.expires_at else None
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """One account's outcome in one past run."""
+
+    account: str
+    new: int
+    skipped: int
+    deleted: int
+    error: str | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One past run (CLI, runner or Fava)."""
+
+    at: dt.datetime | None
+    source: str
+    ok: bool
+    lines: tuple[RunLine, ...]
+
+
+@dataclass(frozen=True)
+class CredentialsView:
+    """What the page may say about the credentials: never the secret itself."""
+
+    stored: bool
+    client_id: str | None
+    from_environment: bool
+    works: bool | None
+    path: str
+
+
+@dataclass(frozen=True)
+class PageView:
+    """Everything one rendering of the page shows."""
+
+    credentials: CredentialsView
+    rows: tuple[AccountRow, ...]
+    runs: tuple[RunView, ...]
+    latest: tuple[LedgerTxn, ...]
+    notices: tuple[str, ...]
+    read_only: bool
+    job: dict[str, Any] | None
+    runner_failing_since: dt.datetime | None
+    runner_error: str | None
+    config_path: str
+    output_path: str
+    included: bool
+    warning_days: int
+    stale_minutes: int
+    renew_url: str = RENEW_URL
+
+    @property
+    def attention(self) -> tuple[AccountRow, ...]:
+        """Rows whose consent is expiring or expired."""
+        return tuple(r for r in self.rows if r.consent.state in ("expiring", "expired"))
+
+    @staticmethod
+    def when(value: dt.datetime | None, empty: str = "never") -> str:
+        """A timestamp in the local time zone, to the minute."""
+        if value is None:
+            return empty
+        return value.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
+
+    @staticmethod
+    def money(value: Decimal | None) -> str:
+        """A signed amount with thousands separators, or an em dash."""
+        return "\u2014" if value is None else f"{value:,}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (ISO timestamps, amounts as strings)."""
+        out: dict[str, Any] = _plain(asdict(self))
+        out["rows"] = [
+            _plain(asdict(r))
+            | {
+                "consent": {
+                    "state": r.consent.state,
+                    "expires_at": to_iso(r.consent.expires_at),
+                    "days_left": r.consent.days_left,
+                    "text": r.consent_text,
+                }
+            }
+            for r in self.rows
+        ]
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return to_iso(value)
+    if isinstance(value, (dt.date, Decimal)):
+        return str(value) if isinstance(value, dt.date) else format(value, "f")
+    return value
+
+
+def _balance_zone(
+    config: Config,
+    link: AccountLink | None,
+    bank: FinancialInstitution | None,
+    record: dict[str, Any],
+) -> dt.tzinfo:
+    """The zone of balance reference dates, chosen as the sync chooses it."""
+    name = (link.time_zone if link else None) or config.time_zone
+    name = name or (bank.time_zone if bank else None) or record.get("bank_time_zone")
+    if name:
+        try:
+            return zone(name)
+        except ConfigError:
+            pass
+    return local_zone()
+
+
+def build_rows(
+    config: Config,
+    state: SyncState,
+    live: dict[str, Account] | None,
+    *,
+    banks: dict[str, FinancialInstitution],
+    index: LedgerIndex,
+    now: dt.datetime,
+) -> list[AccountRow]:
+    """One row per Ponto account: live ones in Ponto's order, then linked ones not shared now.
+
+    Args:
+        config: the configuration (links, zones, warning days).
+        state: the saved state (what the last runs saw).
+        live: Ponto's accounts now by id, or None when Ponto could not be read.
+        banks: financial institutions by id.
+        index: the ledger index of the current load.
+        now: the current time.
+    """
+    ids = list(live or {})
+    ids += [pid for pid in config.links if pid not in ids]
+    taken = {link.account for link in config.links.values()}
+    rows = []
+    for pid in ids:
+        link = config.links.get(pid)
+        record = state.accounts.get(pid, {})
+        account = (live or {}).get(pid)
+        bank = banks.get(account.financial_institution_id or "") if account else None
+        if account is not None:
+            reference, currency = account.reference, account.currency
+            description, balance = account.description, account.current_balance
+            reference_ts, expires = (
+                account.current_balance_reference_date,
+                account.consent_expires_at,
+            )
+            synced = account.synchronized_at
+        else:
+            reference = record.get("reference") or (link.reference if link else "")
+            currency = record.get("currency") or (link.currency if link else "")
+            description = record.get("description") or ""
+            raw_balance = record.get("balance")
+            balance = Decimal(raw_balance) if isinstance(raw_balance, str) else None
+            reference_ts = from_iso(record.get("balance_reference_date"))
+            expires = from_iso(record.get("consent_expires_at"))
+            synced = from_iso(record.get("synchronized_at"))
+        balance_date = (
+            local_date(reference_ts, _balance_zone(config, link, bank, record))
+            if reference_ts
+            else None
+        )
+        ledger_balance = difference = None
+        if link is not None and balance is not None and balance_date is not None:
+            ledger_balance = index.balance(link.account, currency, balance_date)
+            difference = balance - ledger_balance
+        requested = from_iso(record.get("sync_requested_at"))
+        possible = requested + SYNC_COOLDOWN if requested else None
+        own = link.account if link else None
+        rows.append(
+            AccountRow(
+                ponto_id=pid,
+                reference=reference,
+                description=description,
+                currency=currency,
+                bank=(bank.name if bank else None) or record.get("bank_name") or "",
+                balance=balance,
+                balance_date=balance_date,
+                ledger_balance=ledger_balance,
+                difference=difference,
+                consent=consent_status(expires, now, config.consent_warning_days),
+                ponto_synchronized_at=synced,
+                last_fetch=from_iso(record.get("last_fetch")),
+                last_success=from_iso(record.get("last_success")),
+                last_new=record.get("last_new"),
+                failing_since=from_iso(record.get("failing_since")),
+                last_error=record.get("last_error"),
+                balance_note=record.get("balance_mismatch"),
+                refresh_possible_at=possible if possible and possible > now else None,
+                linked=own,
+                choices=tuple(a for a in index.choices(currency) if a == own or a not in taken),
+                live=account is not None,
+            )
+        )
+    return rows
+
+
+def build_runs(state: SyncState) -> list[RunView]:
+    """The last runs, newest first."""
+    views = []
+    for run in reversed(state.runs[-RUNS_SHOWN:]):
+        lines = tuple(
+            RunLine(
+                account=str(item.get("account") or pid),
+                new=int(item.get("new") or 0),
+                skipped=int(item.get("skipped") or 0),
+                deleted=int(item.get("deleted") or 0),
+                error=item.get("error"),
+                notes=tuple(str(n) for n in item.get("notes") or ()),
+            )
+            for pid, item in (run.get("accounts") or {}).items()
+        )
+        views.append(
+            RunView(
+                at=from_iso(run.get("at")),
+                source=str(run.get("source") or "?"),
+                ok=bool(run.get("ok")),
+                lines=lines,
+            )
+        )
+    return views
+
+
+def is_stale(config: Config, state: SyncState, now: dt.datetime) -> bool:
+    """True if a linked account was never fetched or not for ``fetch_stale_minutes``."""
+    limit = now - dt.timedelta(minutes=config.fetch_stale_minutes)
+    for pid in config.links:
+        last = from_iso(state.accounts.get(pid, {}).get("last_fetch"))
+        if last is None or last < limit:
+            return True
+    return False

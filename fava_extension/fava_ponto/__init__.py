@@ -1,0 +1,220 @@
+"""Fava extension ``fava_ponto``: the Ponto page (credentials, links, consent, sync now).
+
+Load it from a ledger with::
+
+    2026-01-01 custom "fava-extension" "fava_ponto"
+
+or, with settings (paths relative to the ledger)::
+
+    2026-01-01 custom "fava-extension" "fava_ponto" "{'config': 'ponto.toml', 'auto_fetch': False}"
+
+The optional config (a Python literal) is the path of the bean-ponto config
+file or a dict, relative to the ledger; the default is ``ponto.toml`` beside
+it (see :class:`beancount_ponto.web_input.PageSettings`).
+
+Contract: this module is Flask glue only; every decision is made by
+:class:`beancount_ponto.web.PontoPage`. Endpoints (under
+``/<ledger>/extension/FavaPonto/``) answer ``{"success": true, "data": ...}``
+or ``{"success": false, "error": "..."}``. Every POST first refuses cross-site
+requests (403), then anything but a JSON object body (415/400). Under Fava's
+``--read-only`` the page renders and every change is refused with a JSON 401.
+Consent and sync problems are added to Fava's error list after each load.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from fava.ext import FavaExtensionBase, FavaExtensionError, extension_endpoint
+from flask import abort, current_app, jsonify, make_response, request
+from markupsafe import Markup
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from beancount_ponto.errors import (
+    AuthError,
+    ConfigError,
+    LedgerError,
+    LockTimeoutError,
+    PontoError,
+)
+from beancount_ponto.web import PageInputError, PageSettings, PontoPage, cross_site_error
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fava.core import FavaLedger
+    from flask.wrappers import Response
+
+    from beancount_ponto.web_view import PageView
+
+READ_ONLY_MESSAGE = "Fava runs read-only (--read-only): changes are disabled on this page."
+_CSS = (Path(__file__).parent / "FavaPonto.css").read_text(encoding="utf-8")
+
+
+def _answer(data: Any = None, error: str | None = None, status: int = 200) -> Response:
+    body = {"success": True, "data": data} if error is None else {"success": False, "error": error}
+    response = make_response(jsonify(body), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _status(exc: PontoError) -> int:
+    if isinstance(exc, (PageInputError, ConfigError, AuthError)):
+        return 400
+    if isinstance(exc, LockTimeoutError):
+        return 409
+    return 500 if isinstance(exc, LedgerError) else 502
+
+
+def _read_only() -> bool:
+    """Whether Fava was started with ``--read-only`` (it installs a ``_read_only`` hook)."""
+    hooks = current_app.before_request_funcs.get(None, [])
+    return bool(current_app.config.get("READ_ONLY")) or any(
+        getattr(hook, "__name__", "") == "_read_only" for hook in hooks
+    )
+
+
+def _cross_site() -> str | None:
+    return cross_site_error(
+        site=request.headers.get("Sec-Fetch-Site"),
+        origin=request.headers.get("Origin"),
+        host=request.host,
+        scheme=request.scheme,
+    )
+
+
+def _endpoint(
+    name: str, methods: list[str] | None = None
+) -> Callable[[Callable[[FavaPonto, dict[str, Any]], Any]], Callable[[FavaPonto], Response]]:
+    """Fava's ``extension_endpoint`` around :func:`_api` (Fava's decorator is loosely typed)."""
+
+    def decorator(
+        func: Callable[[FavaPonto, dict[str, Any]], Any],
+    ) -> Callable[[FavaPonto], Response]:
+        endpoint = _api(func)
+        cast("Any", extension_endpoint)(name, methods)(endpoint)
+        return endpoint
+
+    return decorator
+
+
+def _api(
+    func: Callable[[FavaPonto, dict[str, Any]], Any],
+) -> Callable[[FavaPonto], Response]:
+    """Guard an endpoint: same-site JSON for changes, the common answer shape."""
+
+    @functools.wraps(func)
+    def endpoint(self: FavaPonto) -> Response:
+        body: dict[str, Any] = {}
+        if request.method != "GET":
+            problem = _cross_site()
+            if problem:
+                return _answer(error=problem, status=403)
+            try:
+                raw = request.get_json()
+            except UnsupportedMediaType:
+                return _answer(error="send JSON (Content-Type: application/json)", status=415)
+            except BadRequest:
+                return _answer(error="the body is not valid JSON", status=400)
+            if not isinstance(raw, dict):
+                return _answer(error="the body must be a JSON object", status=400)
+            body = raw
+        try:
+            return _answer(func(self, body))
+        except PontoError as exc:
+            return _answer(error=str(exc), status=_status(exc))
+
+    return endpoint
+
+
+class FavaPonto(FavaExtensionBase):
+    """The Ponto page; a thin adapter over :class:`~beancount_ponto.web.PontoPage`."""
+
+    report_title = "Ponto"
+    has_js_module = True
+
+    def __init__(self, ledger: FavaLedger, config: str | None = None) -> None:
+        super().__init__(ledger, config)
+        self.settings = PageSettings.parse(self.config, self.ledger.join_path)
+        self.page = PontoPage(
+            Path(ledger.beancount_file_path), self.settings, notify=ledger.watcher.notify
+        )
+
+    @property
+    def css(self) -> Markup:
+        """The page's style sheet (a static file shipped with the extension)."""
+        return Markup(_CSS)  # a packaged file, no user data
+
+    def after_load_file(self) -> None:
+        """Hand the new load to the page and list Ponto problems among Fava's errors."""
+        options = self.ledger.options
+        self.page.ledger_loaded(
+            self.ledger.all_entries,
+            (options["name_assets"], options["name_liabilities"]),
+            [self.ledger.beancount_file_path, *options["include"]],
+        )
+        if not self.settings.fava_errors:
+            return
+        entry = next(
+            (
+                e
+                for e in self.ledger.all_entries_by_type.Custom
+                if e.type == "fava-extension" and e.values and e.values[0].value == "fava_ponto"
+            ),
+            None,
+        )
+        meta = entry.meta if entry is not None else None
+        for message in self.page.problems():
+            self.ledger.extensions.errors.append(FavaExtensionError(meta, message, entry))
+
+    def before_request(self) -> None:
+        """Run before each request; acts on this page's requests only.
+
+        Answers read-only refusals as JSON (Fava's own answer is HTML), and reloads
+        the ledger when another writer created the output file after Fava loaded.
+        """
+        if f"/extension/{self.name}/" not in request.path:
+            return
+        if request.method != "GET" and _read_only():
+            abort(_answer(error=READ_ONLY_MESSAGE, status=401))
+        unseen = self.page.unseen_output()
+        if unseen is not None:
+            self.ledger.watcher.notify(unseen)
+            self.ledger.changed()
+
+    def view(self) -> PageView:
+        """What the template shows (called once per rendering)."""
+        may_fetch = _cross_site() is None and "ponto_refresh" not in request.args
+        return self.page.view(read_only=_read_only(), may_fetch=may_fetch)
+
+    @_endpoint("overview")
+    def overview(self, _body: dict[str, Any]) -> Any:
+        """GET: the page's data as JSON (no secrets)."""
+        return self.page.view(read_only=_read_only(), may_fetch=False).to_json()
+
+    @_endpoint("job")
+    def job(self, _body: dict[str, Any]) -> Any:
+        """GET: the current or last sync job with its progress messages."""
+        return self.page.job()
+
+    @_endpoint("credentials", ["POST"])
+    def credentials(self, body: dict[str, Any]) -> Any:
+        """POST {client_id, client_secret}: verify with Ponto, then store."""
+        return self.page.save_credentials(body)
+
+    @_endpoint("link", ["POST"])
+    def link(self, body: dict[str, Any]) -> Any:
+        """POST {ponto_id, account}: link a Ponto account to a ledger account."""
+        return self.page.link(body)
+
+    @_endpoint("unlink", ["POST"])
+    def unlink(self, body: dict[str, Any]) -> Any:
+        """POST {ponto_id}: remove a link."""
+        return self.page.unlink(body)
+
+    @_endpoint("sync", ["POST"])
+    def sync(self, _body: dict[str, Any]) -> Any:
+        """POST {}: start Sync now (bank refresh with the user's IP, then fetch)."""
+        return self.page.start_sync(request.remote_addr)
