@@ -34,7 +34,9 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, write: Callable[[BinaryIO], object], *, mode: int | None = None
+) -> None:
     """Replace ``path`` atomically with what ``write`` writes to a binary handle.
 
     Args:

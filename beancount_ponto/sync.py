@@ -99,8 +99,9 @@ class _Run:
         return self._scan
 
     def deleted_by_user(self, ponto_id: str) -> bool:
-        """Written before but gone from the ledger; only told when the ledger
-        was scanned anyway (an idle run does not scan it).
+        """Written before but gone from the ledger.
+
+        Only told when the ledger was scanned anyway: an idle run does not scan it.
         """
         return (
             self._scan is not None

@@ -20,14 +20,22 @@ def test_kill_9_anywhere_leaves_a_valid_ledger_and_completes_once(tmp_path: Path
     rng = random.Random(2026)
     with Simulator(account_sizes=[2500, 1500], today=TODAY) as sim:
         ws = make_workspace(tmp_path / "books", sim, accounts=2)
-        ws.output.write_text("", encoding="utf-8")  # as the README says: create it first
-        command = [sys.executable, "-m", "beancount_ponto.cli", "--config",
-                   str(ws.root / "ponto.toml"), "sync"]
+        # A kill may land before bean-ponto creates the included file at its start.
+        ws.output.write_text("", encoding="utf-8")
+        command = [
+            sys.executable,
+            "-m",
+            "beancount_ponto.cli",
+            "--config",
+            str(ws.root / "ponto.toml"),
+            "sync",
+        ]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         kills = 0
         for _ in range(6):
-            proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             time.sleep(rng.uniform(0.3, 2.0))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
