@@ -118,7 +118,9 @@ def serve_fava(ledger: Path, host: str, port: int) -> None:
     server = wsgi.Server((host, port), app)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
-        server.stop()
+        # Stopping the server from inside the handler deadlocks cheroot; leave
+        # its serve loop the way Ctrl-C does.
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     try:
