@@ -53,8 +53,14 @@ def test_demo_serves_the_page_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert "40 new" in output, output
         url = f"http://127.0.0.1:{port}/ponto-demo/extension/FavaPonto/"
         assert url in output
-        page = requests.get(url, timeout=30)
-        assert page.status_code == 200
+        page = None
+        for _ in range(100):  # the server starts just after printing its address
+            try:
+                page = requests.get(url, timeout=30)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert page is not None and page.status_code == 200
         assert "Ponto" in page.text and "BE" in page.text
         assert bean_check(tmp_path / "demo" / "main.beancount") == []
     finally:
