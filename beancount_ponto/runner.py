@@ -1,230 +1,254 @@
 """``bean-ponto run``: the unattended, scheduled sync.
 
+This module is the command; the engine is :mod:`beancount_ponto.runloop`.
+
 Contract:
 
-* Runs one sync at start, then every ``--every`` (``90s``, ``15m``, ``1h``;
-  default ``1h``) on the ``schedule`` library, for all linked accounts,
-  through the same locked, crash-safe :func:`~beancount_ponto.sync.run_sync`
-  as ``bean-ponto sync``. It never creates Ponto synchronizations.
-* A failing run (network, Ponto, expired consent, a ledger being written by
-  someone else) is logged and retried at the next tick; the loop never dies of
-  it. Failures are remembered (``failing since``) for ``status`` and Fava.
-* SIGTERM and Ctrl-C stop it between writes; it then exits 0.
-* Logs: one line per run per account to standard error and, with
-  ``--log-file``, to that file. Secrets are never logged.
-* Consent watch: while a consent expires within ``consent_warning_days``
-  every run warns, and ``notify_command`` (if configured) is run once a day
-  with the message as its last argument and in ``BEAN_PONTO_MESSAGE``.
+* ``bean-ponto run [--ledger MAIN] [--output FILE] [--every DURATION] [--once]
+  [--log-file FILE]``: a sync now, then every DURATION (``90s``, ``15m``,
+  ``1h``, ``1h30m``; default ``1h``), for all linked accounts, through the same
+  locked, crash-safe writer as ``bean-ponto sync``. It never creates Ponto
+  synchronizations. A failing run is logged and retried at the next tick; the
+  loop never dies of it.
+* ``--once``: one run; exit 0 when it went well (or was stopped by a signal),
+  1 when it failed (the last line says ``failing since ...``) or was skipped
+  because another writer kept the ledger locked.
+* SIGTERM and Ctrl-C stop it between writes and it exits 0; a second signal
+  stops at once (still safe: writes are atomic, batches are recovered).
+* Logs: one line per run per account (new, skipped, errors) to standard error
+  and, with ``--log-file``, appended to that file; ``--verbose`` adds detail.
+  Secrets are never logged; :class:`RedactSecrets` also masks the client
+  secret and bearer tokens in every record, as a safety net.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
 import os
 import re
-import shlex
 import signal
-import subprocess
 import threading
 from typing import TYPE_CHECKING, Any
 
-import schedule
-
+from beancount_ponto.config import resolve_credentials
 from beancount_ponto.errors import PontoError
-from beancount_ponto.fetch import make_client
-from beancount_ponto.ledger import writer_lock
-from beancount_ponto.state import SyncState, now_utc, to_iso
-from beancount_ponto.status import link_statuses
-from beancount_ponto.sync import SyncOptions, run_sync
+from beancount_ponto.runloop import RUNNER_KEY, Runner, TickReport
+from beancount_ponto.state import now_utc, to_iso
 
 if TYPE_CHECKING:
-    import argparse
-    from pathlib import Path
+    from collections.abc import Callable, Iterable
     from types import FrameType
 
-    from beancount_ponto.client import PontoClient
     from beancount_ponto.config import Config
+    from beancount_ponto.state import SyncState
 
 log = logging.getLogger("beancount_ponto.runner")
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h)?\s*$")
-_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
-RUNNER_KEY = "runner"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_DURATION_RE = re.compile(r"(\d+)\s*(hours?|h|minutes?|min|m|seconds?|sec|s)\s*", re.IGNORECASE)
+_UNITS = {"h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in ``90s``, ``15m`` or ``1h`` (a bare number is seconds).
+    """Seconds in ``90s``, ``15m``, ``1h`` or ``1h30m`` (a bare number alone is seconds).
 
     Raises:
-        ValueError: for anything else or a zero duration.
+        ValueError: for anything else, or a zero duration.
     """
-    match = _DURATION_RE.match(text)
-    if not match or int(match.group(1)) <= 0:
+    rest, total = text.strip(), 0
+    if rest.isdigit():
+        rest, total = "", int(rest)
+    while rest:
+        match = _DURATION_RE.match(rest)
+        if not match:
+            break
+        unit = (match.group(2) or "s")[0].lower()
+        total += int(match.group(1)) * _UNITS[unit]
+        rest = rest[match.end() :]
+    if rest or not text.strip() or total <= 0:
         raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 15m or 1h")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return total
 
 
-class Runner:
-    """Runs sync ticks and remembers how they went.
+def format_duration(seconds: int) -> str:
+    """``5400`` -> ``1h30m``; the inverse of :func:`parse_duration`."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or "0s"
+
+
+def status_lines(state: SyncState) -> list[str]:
+    """What ``bean-ponto status`` says about the scheduled runner (empty if it never ran)."""
+    record = state.extra.get(RUNNER_KEY)
+    if not isinstance(record, dict) or not record.get("last_run"):
+        return []
+    every = record.get("every_seconds")
+    how = f"every {format_duration(int(every))}" if every else "with --once"
+    lines = [
+        f"Scheduled runner ({how}): last run {record['last_run']} "
+        f"({record.get('last_outcome', '?')}); last success {record.get('last_success', 'never')}"
+    ]
+    if record.get("failing_since"):
+        runs = int(record.get("failures", 1))
+        lines.append(
+            f"  FAILING since {record['failing_since']} ({runs} failed run"
+            f"{'s' if runs != 1 else ''} in a row): {record.get('last_error', '')}"
+        )
+    return lines
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secrets in log records, as a safety net (nothing should log them).
 
     Args:
-        config: the configuration.
-        ledger: the main ledger.
-        output: the file to append to.
-        lock_timeout: seconds to wait for another writer before skipping a tick.
+        secrets: strings to mask (the client secret); bearer tokens are always masked.
     """
 
-    def __init__(
-        self, config: Config, ledger: Path, output: Path, lock_timeout: float = 30.0
-    ) -> None:
-        self.config = config
-        self.ledger = ledger
-        self.output = output
-        self.lock_timeout = lock_timeout
-        self.stop_event = threading.Event()
-        self._client: PontoClient | None = None
+    _TOKEN_RE = re.compile(r"(Bearer\s+|access_token\W{1,4})[A-Za-z0-9._~+/=-]{8,}")
 
-    def _remember(self, error: str | None) -> None:
-        """Record the tick's global outcome in the state (under the writer lock)."""
-        with writer_lock(self.output, self.lock_timeout):
-            state = SyncState.load(self.output)
-            record: dict[str, Any] = state.extra.setdefault(RUNNER_KEY, {})
-            record["last_tick"] = to_iso(now_utc())
-            if error:
-                record.setdefault("failing_since", record["last_tick"])
-                record["last_error"] = error
-            else:
-                record.pop("failing_since", None)
-                record.pop("last_error", None)
-            state.save()
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._formatter = logging.Formatter()
 
-    def tick(self) -> bool:
-        """One run; never raises. Returns True when every account succeeded."""
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by ``<hidden>``."""
+        for secret in self.secrets:
+            text = text.replace(secret, "<hidden>")
+        return self._TOKEN_RE.sub(r"\1<hidden>", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message (and traceback) without secrets."""
         try:
-            if self._client is None:
-                self._client = make_client(self.config)
-            result = run_sync(
-                self.config,
-                self._client,
-                ledger=self.ledger,
-                output=self.output,
-                options=SyncOptions(
-                    source="runner",
-                    lock_timeout=self.lock_timeout,
-                    should_stop=self.stop_event.is_set,
-                ),
-            )
-        except PontoError as exc:
-            log.error("run failed: %s", exc)
-            self._safe_remember(str(exc))
-            return False
-        except Exception as exc:
-            log.exception("run failed unexpectedly: %s", exc.__class__.__name__)
-            self._safe_remember(f"unexpected {exc.__class__.__name__}: {exc}")
-            return False
-        failing = None
-        for item in result.accounts:
-            if item.error:
-                log.error("%s", item.summary())
-                failing = failing or item.error
-            else:
-                log.info("%s", item.summary())
-        if not result.included:
-            log.warning(
-                'the ledger does not include %s; add `include "%s"`', self.output, self.output.name
-            )
-        self._safe_remember(failing)
-        self.consent_watch()
-        return result.ok
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad format string: keep its parts, redacted
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
 
-    def _safe_remember(self, error: str | None) -> None:
+
+def _setup_logging(args: argparse.Namespace, config: Config) -> Callable[[], None]:
+    """Levels, the optional log file and the secret filter; returns the undo."""
+    package = logging.getLogger("beancount_ponto")
+    old_level = package.level
+    package.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    handlers = list(logging.getLogger().handlers)
+    file_handler = None
+    if args.log_file:
         try:
-            self._remember(error)
-        except PontoError as exc:
-            log.warning("could not record the run: %s", exc)
+            file_handler = logging.FileHandler(args.log_file, encoding="utf-8")
+        except OSError as exc:
+            package.setLevel(old_level)
+            raise PontoError(f"cannot open the log file {args.log_file}: {exc.strerror}") from None
+        file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        package.addHandler(file_handler)
+        handlers.append(file_handler)
+    secrets = [os.environ.get("PONTO_CLIENT_SECRET", "")]
+    with contextlib.suppress(PontoError):  # no credentials yet: every run will say so
+        secrets.append(resolve_credentials(config).client_secret)
+    redact = RedactSecrets(secrets)
+    for handler in handlers:
+        handler.addFilter(redact)
 
-    def consent_watch(self) -> None:
-        """Warn about consents expiring soon; notify once a day."""
-        state = SyncState.load(self.output)
-        messages = [
-            f"{s.account}: {s.consent.describe()}"
-            for s in link_statuses(self.config, state, None, now_utc())
-            if s.consent.state in ("expiring", "expired")
-        ]
-        if not messages:
-            return
-        for message in messages:
-            log.warning("%s", message)
-        command = self.config.notify_command
-        today = now_utc().astimezone().date().isoformat()
-        if not command or state.extra.get("notified_on") == today:
-            return
-        text = "bean-ponto: " + "; ".join(messages)
-        try:
-            subprocess.run(
-                [*shlex.split(command), text],
-                check=False,
-                timeout=60,
-                env={**os.environ, "BEAN_PONTO_MESSAGE": text},
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("notify_command failed: %s", exc)
-            return
-        with writer_lock(self.output, self.lock_timeout):
-            state = SyncState.load(self.output)
-            state.extra["notified_on"] = today
-            state.save()
+    def undo() -> None:
+        for handler in handlers:
+            handler.removeFilter(redact)
+        if file_handler is not None:
+            package.removeHandler(file_handler)
+            file_handler.close()
+        package.setLevel(old_level)
 
-    def loop(self, every: int) -> None:
-        """Tick now, then every ``every`` seconds, until :attr:`stop_event` is set."""
-        scheduler = schedule.Scheduler()
-        scheduler.every(every).seconds.do(self.tick)
-        self.tick()
-        while not self.stop_event.is_set():
-            scheduler.run_pending()
-            idle = scheduler.idle_seconds
-            self.stop_event.wait(max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+    return undo
+
+
+def _install_signals(runner: Runner) -> Callable[[], None]:
+    """SIGTERM/SIGINT stop between writes; a second one stops at once. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if runner.stop_event.is_set():
+            raise KeyboardInterrupt
+        log.info("%s received: stopping after the current write", name)
+        runner.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def undo() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return undo
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> int:
-    """The ``run`` command."""
-    every = parse_duration(args.every)
+    """The ``run`` command: ``--once``, or a sync now and then every ``--every``."""
     ledger = config.ledger_path(args.ledger)
     output = config.output_path(ledger, args.output)
-    if args.log_file:
-        handler = logging.FileHandler(args.log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logging.getLogger("beancount_ponto").addHandler(handler)
-    logging.getLogger("beancount_ponto").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    runner = Runner(config, ledger, output)
-    if args.once:
-        ok = runner.tick()
-        if not ok:
-            state = SyncState.load(output).extra.get(RUNNER_KEY, {})
-            log.error("failing since %s", state.get("failing_since", to_iso(now_utc())))
-        return 0 if ok else 1
+    undo_logging = _setup_logging(args, config)
+    runner = Runner(config, ledger, output, every=None if args.once else args.every)
+    undo_signals = _install_signals(runner)
+    try:
+        if args.once:
+            report = runner.tick()
+            if report.outcome == "failed":
+                since = to_iso(report.failing_since or now_utc())
+                log.error("failing since %s: %s", since, report.message)
+            return 0 if report.ok else 1
+        log.info(
+            "syncing %s now and every %s; stop with Ctrl-C or SIGTERM",
+            output,
+            format_duration(args.every),
+        )
+        runner.loop()
+        log.info("stopped")
+        return 0
+    finally:
+        undo_signals()
+        runner.close()
+        undo_logging()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; stopping after the current write", signal.Signals(signum).name)
-        runner.stop_event.set()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("bean-ponto run: syncing %s every %s", output, args.every)
-    runner.loop(every)
-    log.info("stopped")
-    return 0
+def _duration_arg(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(sub: Any) -> None:
-    """Register the ``run`` command."""
+    """Register the ``run`` command on the ``bean-ponto`` subparsers."""
     p = sub.add_parser("run", help="sync now and then on a schedule, unattended")
     p.add_argument("--ledger", help="main ledger file (default: from the config)")
     p.add_argument("--output", help="file to append to (default: ponto.beancount beside it)")
-    p.add_argument("--every", default="1h", help="interval: 90s, 15m, 1h (default 1h)")
+    p.add_argument(
+        "--every",
+        type=_duration_arg,
+        default=3600,
+        metavar="DURATION",
+        help="interval: 90s, 15m, 1h, 1h30m (default 1h)",
+    )
     p.add_argument("--once", action="store_true", help="one run; exit 1 if it failed")
     p.add_argument("--log-file", help="also log to this file")
     p.set_defaults(func=cmd_run)
 
 
-__all__ = ["Runner", "add_parser", "cmd_run", "parse_duration"]
+__all__ = [
+    "RUNNER_KEY",
+    "RedactSecrets",
+    "Runner",
+    "TickReport",
+    "add_parser",
+    "cmd_run",
+    "format_duration",
+    "parse_duration",
+    "status_lines",
+]
