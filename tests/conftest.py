@@ -49,10 +49,29 @@ def _isolate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "Europe/Brussels")
 
 
+def align_consents(sim: Simulator) -> None:
+    """Make consent expiries relative to the real clock, as bean-ponto judges them.
+
+    The simulator dates its data (and its clock) to a fixed ``TODAY``, while
+    bean-ponto compares consent expiry with the real time: without this, the
+    savings account ("expires in 20 days") would turn expired 20 days after
+    ``TODAY`` and the suite would depend on the day it runs. Idempotent.
+    """
+    if getattr(sim, "_consents_aligned", False):
+        return
+    shift = dt.datetime.now(dt.UTC) - sim.state.now()
+    for account_id in sim.account_ids:
+        attributes = sim.account(account_id)["attributes"]
+        expires = dt.datetime.fromisoformat(attributes["authorizationExpirationExpectedAt"])
+        sim.set_consent_expiry(account_id, expires + shift)
+    sim._consents_aligned = True  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
     """A running simulator with deterministic data dated up to ``TODAY``."""
     with Simulator(seed=7, today=TODAY, transactions_per_account=40) as simulator:
+        align_consents(simulator)
         yield simulator
 
 
@@ -116,6 +135,7 @@ class Workspace:
 
 def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
     """Write a main ledger, a config linking ``accounts`` simulator accounts, credentials."""
+    align_consents(sim)
     root.mkdir(parents=True, exist_ok=True)
     (root / "main.beancount").write_text(MAIN_LEDGER, encoding="utf-8")
     config = dataclasses.replace(
