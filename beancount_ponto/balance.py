@@ -133,7 +133,7 @@ def withdraw_failing(ledger: Path, output: Path) -> list[str]:
     """
     _entries, errors, _options = loader.load_file(str(ledger))
     failing = [
-        err.entry
+        (err.entry, str(err.message))
         for err in errors
         if isinstance(err.entry, data.Balance)
         and META_KEY in err.entry.meta
@@ -143,15 +143,14 @@ def withdraw_failing(ledger: Path, output: Path) -> list[str]:
         return []
     lines = output.read_text(encoding="utf-8").split("\n")
     notes = []
-    for entry in sorted(failing, key=lambda e: int(e.meta["lineno"]), reverse=True):
+    for entry, message in sorted(failing, key=lambda f: int(f[0].meta["lineno"]), reverse=True):
         start = int(entry.meta["lineno"]) - 1
         end = start + 1
         while end < len(lines) and lines[end].startswith((" ", "\t")):
             end += 1
         note = (
             f"balance assertion of {entry.account} on {entry.date} withdrawn: a transaction "
-            "delivered later "
-            f"with an older date changed the balance by {entry.diff_amount}"
+            f"delivered later with an older date changed the balance ({message})"
         )
         lines[start:end] = [f"; {note}", *(f"; {line}" for line in lines[start:end])]
         notes.append(note)

@@ -24,6 +24,7 @@ class AccountResult:
     deleted: int = 0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    stopped: bool = False
 
     def summary(self) -> str:
         """One line for people."""

@@ -211,12 +211,14 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
         if stats.interrupted:
             result.notes.append("stopped before the end; nothing written for this account")
             result.new = 0
+            result.stopped = True
             return
         written = 0
         for stop in range(len(offsets), 0, -BATCH_SIZE):
             if run.stopping():
                 result.notes.append(f"stopped after {written}; the rest follows next run")
                 result.new = written
+                result.stopped = True
                 return
             ids: list[str] = []
             texts: list[str] = []
@@ -296,7 +298,7 @@ def _record(run: _Run, link: AccountLink, account: Account | None, result: Accou
         record["last_error"] = result.error
         record.setdefault("failing_since", now)
         record["failures"] = int(record.get("failures", 0)) + 1
-    else:
+    elif not result.stopped:  # an interrupted walk is not a success yet
         record["last_success"] = now
         record["last_new"] = result.new
         for key in ("last_error", "failing_since", "failures"):
@@ -332,7 +334,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         item = results[link.ponto_id]
         account = accounts.get(link.ponto_id)
         if item.error is None and run.stopping():
-            result.stopped = True
+            item.stopped = True
             item.notes.append("not fetched: stopping")
             continue
         if item.error is None and account is None:
@@ -363,8 +365,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
                 item.notes.append("balance assertion follows at the next run")
         elif candidates and not run.stopping():
             _assert_balances(run, candidates)
-    if run.stopping():
-        result.stopped = True
+    result.stopped = any(item.stopped for item in result.accounts)
     if not run.options.dry_run:
         run.state.add_run(
             {
