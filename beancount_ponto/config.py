@@ -30,13 +30,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
 from beancount_ponto.errors import ConfigError, CredentialsMissingError
 from beancount_ponto.fileutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEFAULT_API_URL = "https://api.myponto.com"
 CONFIG_ENV = "BEAN_PONTO_CONFIG"
@@ -73,6 +76,27 @@ def local_zone() -> dt.tzinfo:
             return ZoneInfo.from_file(handle, key="localtime")
     except OSError:
         return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
+def account_zone(
+    config: Config, link: AccountLink | None, bank_zone: Callable[[], str | None]
+) -> dt.tzinfo:
+    """The time zone an account's dates follow.
+
+    The link's zone, else the configuration's, else the bank's (``bank_zone``
+    is called only then, as it may ask Ponto), else the machine's own. A bank
+    zone Python does not know falls back to the machine's.
+    """
+    name = (link.time_zone if link else None) or config.time_zone
+    if name:
+        return zone(name)
+    bank = bank_zone()
+    if bank:
+        try:
+            return zone(bank)
+        except ConfigError:
+            pass
+    return local_zone()
 
 
 @dataclass(frozen=True)

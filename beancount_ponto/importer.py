@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from beangulp.importer import Importer
 
-from beancount_ponto.config import load_config, local_zone, zone
+from beancount_ponto.config import account_zone, load_config
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import entry_date, make_client, walk
@@ -175,14 +175,17 @@ class PontoImporter(Importer):
         account: Account,
         cache: dict[str, str | None],
     ) -> dt.tzinfo:
-        """The link's zone, else the config's, else the bank's, else the local one."""
-        name = link.time_zone or config.time_zone
+        """The zone of the account's dates; each bank's zone is asked once."""
         fi_id = account.financial_institution_id
-        if not name and fi_id:
+
+        def bank_zone() -> str | None:
+            if not fi_id:
+                return None
             if fi_id not in cache:
                 cache[fi_id] = client.financial_institution(fi_id).time_zone
-            name = cache[fi_id]
-        return zone(name) if name else local_zone()
+            return cache[fi_id]
+
+        return account_zone(config, link, bank_zone)
 
     @staticmethod
     def _extract_account(

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import IO, TYPE_CHECKING
 
 from beancount_ponto import balance
-from beancount_ponto.config import AccountLink, Config, local_zone, zone
+from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.convert import (
     ConvertOptions,
     balance_to_entry,
@@ -121,18 +121,23 @@ class _Run:
         return ponto_id in self.state.written_ids or ponto_id in self.scan.ids
 
     def time_zone(self, link: AccountLink, account: Account) -> dt.tzinfo:
-        """The link's zone, else the config's, else the bank's (cached), else local."""
-        name = link.time_zone or self.config.time_zone
+        """The zone of the account's dates (see :func:`~beancount_ponto.config.account_zone`).
+
+        The bank's zone is asked from Ponto once and then kept in the state.
+        """
         record = self.state.account(account.id)
-        if not name and account.financial_institution_id:
-            name = record.get("bank_time_zone")
-            if not name:
+
+        def bank_zone() -> str | None:
+            fi_id = account.financial_institution_id
+            if not record.get("bank_time_zone") and fi_id:
                 with contextlib.suppress(PontoError):
-                    bank = self.client.financial_institution(account.financial_institution_id)
-                    name = bank.time_zone
-                    record["bank_time_zone"] = name
+                    bank = self.client.financial_institution(fi_id)
+                    record["bank_time_zone"] = bank.time_zone
                     record["bank_name"] = bank.name
-        return zone(name) if name else local_zone()
+            name = record.get("bank_time_zone")
+            return name if isinstance(name, str) else None
+
+        return account_zone(self.config, link, bank_zone)
 
     def write(self, entries_text: str, ids: list[str], accounts_used: set[str]) -> None:
         """Append one batch through the crash-safe protocol."""

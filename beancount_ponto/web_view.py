@@ -18,10 +18,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.config import local_zone, zone
+from beancount_ponto.config import account_zone, local_zone
 from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
 from beancount_ponto.convert import local_date
-from beancount_ponto.errors import ConfigError
 from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.state import from_iso, to_iso
 
@@ -178,14 +177,9 @@ def _balance_zone(
     record: dict[str, Any],
 ) -> dt.tzinfo:
     """The zone of balance reference dates, chosen as the sync chooses it."""
-    name = (link.time_zone if link else None) or config.time_zone
-    name = name or (bank.time_zone if bank else None) or record.get("bank_time_zone")
-    if name:
-        try:
-            return zone(name)
-        except ConfigError:
-            pass
-    return local_zone()
+    return account_zone(
+        config, link, lambda: (bank.time_zone if bank else None) or record.get("bank_time_zone")
+    )
 
 
 def build_rows(
