@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.consent import ConsentStatus, consent_status
 from beancount_ponto.state import SyncState, from_iso, to_iso
 
 if TYPE_CHECKING:
-    from beancount_ponto.config import Config
+    from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.models import Account
 
 
@@ -53,6 +54,45 @@ class LinkStatus:
         return out
 
 
+@dataclass(frozen=True)
+class AccountFacts:
+    """What Ponto says of an account now, or else what the last sync saw of it."""
+
+    reference: str
+    currency: str
+    description: str
+    balance: Decimal | None
+    balance_reference_date: dt.datetime | None
+    consent_expires_at: dt.datetime | None
+    synchronized_at: dt.datetime | None
+
+
+def account_facts(
+    account: Account | None, record: dict[str, Any], link: AccountLink | None
+) -> AccountFacts:
+    """Merge the live account (when Ponto could be read) with the saved state record."""
+    if account is not None:
+        return AccountFacts(
+            reference=account.reference,
+            currency=account.currency,
+            description=account.description,
+            balance=account.current_balance,
+            balance_reference_date=account.current_balance_reference_date,
+            consent_expires_at=account.consent_expires_at,
+            synchronized_at=account.synchronized_at,
+        )
+    raw_balance = record.get("balance")
+    return AccountFacts(
+        reference=record.get("reference") or (link.reference if link else ""),
+        currency=record.get("currency") or (link.currency if link else ""),
+        description=record.get("description") or "",
+        balance=Decimal(raw_balance) if isinstance(raw_balance, str) else None,
+        balance_reference_date=from_iso(record.get("balance_reference_date")),
+        consent_expires_at=from_iso(record.get("consent_expires_at")),
+        synchronized_at=from_iso(record.get("synchronized_at")),
+    )
+
+
 def link_statuses(
     config: Config,
     state: SyncState,
@@ -64,27 +104,17 @@ def link_statuses(
     for link in config.links.values():
         record = state.accounts.get(link.ponto_id, {})
         account = (accounts or {}).get(link.ponto_id)
-        expires = (
-            account.consent_expires_at if account else from_iso(record.get("consent_expires_at"))
-        )
-        balance = record.get("balance")
-        balance_date = from_iso(record.get("balance_reference_date"))
-        if account is not None and account.current_balance is not None:
-            balance = str(account.current_balance)
-            balance_date = account.current_balance_reference_date
+        facts = account_facts(account, record, link)
         result.append(
             LinkStatus(
                 ponto_id=link.ponto_id,
                 account=link.account,
-                reference=(account.reference if account else record.get("reference"))
-                or link.reference,
-                currency=(account.currency if account else record.get("currency")) or link.currency,
-                consent=consent_status(expires, now, config.consent_warning_days),
-                balance=balance,
-                balance_reference_date=balance_date,
-                ponto_synchronized_at=account.synchronized_at
-                if account
-                else from_iso(record.get("synchronized_at")),
+                reference=facts.reference,
+                currency=facts.currency,
+                consent=consent_status(facts.consent_expires_at, now, config.consent_warning_days),
+                balance=None if facts.balance is None else str(facts.balance),
+                balance_reference_date=facts.balance_reference_date,
+                ponto_synchronized_at=facts.synchronized_at,
                 last_fetch=from_iso(record.get("last_fetch")),
                 last_success=from_iso(record.get("last_success")),
                 last_new=record.get("last_new"),

@@ -23,6 +23,7 @@ from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
 from beancount_ponto.convert import local_date
 from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.state import from_iso, to_iso
+from beancount_ponto.status import account_facts
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
@@ -210,23 +211,9 @@ def build_rows(
         record = state.accounts.get(pid, {})
         account = (live or {}).get(pid)
         bank = banks.get(account.financial_institution_id or "") if account else None
-        if account is not None:
-            reference, currency = account.reference, account.currency
-            description, balance = account.description, account.current_balance
-            reference_ts, expires = (
-                account.current_balance_reference_date,
-                account.consent_expires_at,
-            )
-            synced = account.synchronized_at
-        else:
-            reference = record.get("reference") or (link.reference if link else "")
-            currency = record.get("currency") or (link.currency if link else "")
-            description = record.get("description") or ""
-            raw_balance = record.get("balance")
-            balance = Decimal(raw_balance) if isinstance(raw_balance, str) else None
-            reference_ts = from_iso(record.get("balance_reference_date"))
-            expires = from_iso(record.get("consent_expires_at"))
-            synced = from_iso(record.get("synchronized_at"))
+        facts = account_facts(account, record, link)
+        reference, currency, balance = facts.reference, facts.currency, facts.balance
+        reference_ts = facts.balance_reference_date
         balance_date = (
             local_date(reference_ts, _balance_zone(config, link, bank, record))
             if reference_ts
@@ -243,15 +230,15 @@ def build_rows(
             AccountRow(
                 ponto_id=pid,
                 reference=reference,
-                description=description,
+                description=facts.description,
                 currency=currency,
                 bank=(bank.name if bank else None) or record.get("bank_name") or "",
                 balance=balance,
                 balance_date=balance_date,
                 ledger_balance=ledger_balance,
                 difference=difference,
-                consent=consent_status(expires, now, config.consent_warning_days),
-                ponto_synchronized_at=synced,
+                consent=consent_status(facts.consent_expires_at, now, config.consent_warning_days),
+                ponto_synchronized_at=facts.synchronized_at,
                 last_fetch=from_iso(record.get("last_fetch")),
                 last_success=from_iso(record.get("last_success")),
                 last_new=record.get("last_new"),
