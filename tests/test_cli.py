@@ -791,7 +791,7 @@ def test_sync_refresh_asks_ponto_to_synchronize_first(
     assert bean_check(ws.ledger) == []
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 def test_the_examples_work_as_documented(
