@@ -26,7 +26,7 @@ from beancount import loader
 from beancount.core import data
 from beancount.core.amount import Amount
 
-from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.fileutil import atomic_write, stamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -141,6 +141,7 @@ def withdraw_failing(ledger: Path, output: Path) -> list[str]:
     ]
     if not failing:
         return []
+    before = stamp(output)
     lines = output.read_text(encoding="utf-8").split("\n")
     notes = []
     for entry, message in sorted(failing, key=lambda f: int(f[0].meta["lineno"]), reverse=True):
@@ -154,5 +155,6 @@ def withdraw_failing(ledger: Path, output: Path) -> list[str]:
         )
         lines[start:end] = [f"; {note}", *(f"; {line}" for line in lines[start:end])]
         notes.append(note)
-    atomic_write_text(output, "\n".join(lines))
+    # Fails (FileChangedError) rather than overwrite an edit saved meanwhile.
+    atomic_write(output, lambda handle: handle.write("\n".join(lines).encode()), expect=before)
     return notes

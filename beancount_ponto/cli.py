@@ -122,7 +122,7 @@ def _consent_text(account: Account) -> str:
     if account.consent_expires_at is None:
         return "?"
     days = (account.consent_expires_at - now_utc()).days
-    return f"{account.consent_expires_at.date()} ({days}d)"
+    return f"{account.consent_expires_at.astimezone().date()} ({days}d)"
 
 
 def cmd_accounts(args: argparse.Namespace, config: Config) -> int:

@@ -23,6 +23,7 @@ import email.utils
 import json
 import logging
 import time
+import urllib.parse
 import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,16 @@ def _retry_after(response: requests.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = -1
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def _decode(response: requests.Response) -> Any:
@@ -193,9 +204,19 @@ class PontoClient:
     # -- the request seam -------------------------------------------------
 
     def _url(self, path_or_url: str) -> str:
-        if path_or_url.startswith(("http://", "https://")):
-            return path_or_url
-        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+        """An absolute URL on the API's own origin (the token is never sent elsewhere).
+
+        Raises:
+            MalformedResponseError: an absolute URL (a ``links.next`` from Ponto)
+                points to another scheme, host or port than ``base_url``.
+        """
+        if not path_or_url.startswith(("http://", "https://")):
+            return f"{self.base_url}/{path_or_url.lstrip('/')}"
+        if _origin(path_or_url) != _origin(self.base_url):
+            raise MalformedResponseError(
+                f"Ponto sent a link to another site ({_origin(path_or_url)}); not followed"
+            )
+        return path_or_url
 
     def _send(
         self,

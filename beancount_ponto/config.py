@@ -28,6 +28,7 @@ import json
 import os
 import re
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,7 +156,7 @@ class Config:
 
     def effective_api_url(self) -> str:
         """The API base URL, ``PONTO_API_URL`` first."""
-        return (os.environ.get("PONTO_API_URL") or self.api_url).rstrip("/")
+        return _api_url(os.environ.get("PONTO_API_URL") or self.api_url).rstrip("/")
 
     def ledger_path(self, override: str | os.PathLike[str] | None = None) -> Path:
         """The main ledger: the command-line value, else the configured one."""
@@ -207,6 +208,22 @@ def _typed(raw: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     return value
 
 
+def _count(raw: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
+    """A whole number option of at least ``minimum`` (a bool is not a number here)."""
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"`{key}` must be a whole number of at least {minimum}, not {value!r}")
+    return value
+
+
+def _api_url(value: str) -> str:
+    """The API base URL, checked: http(s) with a host."""
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"`api_url` must be an http(s) URL like {DEFAULT_API_URL}, not {value!r}")
+    return value
+
+
 def _link(ponto_id: str, raw: object) -> AccountLink:
     if not isinstance(raw, dict):
         raise ConfigError(f"[accounts.{ponto_id}] must be a table")
@@ -214,7 +231,7 @@ def _link(ponto_id: str, raw: object) -> AccountLink:
     if not isinstance(account, str):
         raise ConfigError(f'[accounts.{ponto_id}] needs `account = "Assets:..."`')
     start = raw.get("start_date")
-    if start is not None and not isinstance(start, dt.date):
+    if start is not None and (not isinstance(start, dt.date) or isinstance(start, dt.datetime)):
         raise ConfigError(f"[accounts.{ponto_id}] start_date must be a date like 2024-01-01")
     tz_name = _typed(raw, "time_zone", str, None)
     if tz_name:
@@ -260,7 +277,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         path=cfg_path,
         ledger=_path(base, raw.get("ledger"), "ledger"),
         output=_path(base, raw.get("output"), "output"),
-        api_url=_typed(raw, "api_url", str, DEFAULT_API_URL),
+        api_url=_api_url(_typed(raw, "api_url", str, DEFAULT_API_URL)),
         credentials_file=_path(base, raw.get("credentials_file"), "credentials_file"),
         client_cert=_path(base, raw.get("client_cert"), "client_cert"),
         client_key=_path(base, raw.get("client_key"), "client_key"),
@@ -269,10 +286,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         ),
         flag=flag,
         time_zone=tz_name,
-        overlap_days=_typed(raw, "overlap_days", int, 7),
-        consent_warning_days=_typed(raw, "consent_warning_days", int, 30),
+        overlap_days=_count(raw, "overlap_days", 7, minimum=1),
+        consent_warning_days=_count(raw, "consent_warning_days", 30, minimum=0),
         notify_command=_typed(raw, "notify_command", str, None),
-        fetch_stale_minutes=_typed(raw, "fetch_stale_minutes", int, 60),
+        fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
         links={pid: _link(pid, table) for pid, table in accounts.items()},
     )
 

@@ -26,11 +26,16 @@ class ConsentStatus:
     expires_at: dt.datetime | None
     days_left: int | None
 
+    @property
+    def expires_day(self) -> dt.date | None:
+        """The day it expires, in the machine's time zone (not UTC's calendar)."""
+        return self.expires_at.astimezone().date() if self.expires_at else None
+
     def describe(self) -> str:
         """One line for people, e.g. ``expires 2025-01-31 (12 days left)``."""
         if self.expires_at is None or self.days_left is None:
             return "consent expiry unknown"
-        day = self.expires_at.date().isoformat()
+        day = self.expires_day.isoformat() if self.expires_day else "?"
         if self.state == "expired":
             return f"consent EXPIRED on {day}: renew it in Ponto ({RENEW_URL})"
         text = f"consent expires {day} ({self.days_left} days left)"

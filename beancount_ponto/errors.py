@@ -115,7 +115,3 @@ class RateLimitError(ApiError):
 
 class ServerError(ApiError):
     """Ponto had an internal problem (5xx)."""
-
-
-class SyncCooldownError(PontoError):
-    """A Ponto synchronization for this account was requested less than 30 minutes ago."""

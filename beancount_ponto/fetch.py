@@ -52,7 +52,6 @@ class WalkStats:
     pages: int = 0
     seen: int = 0
     known: int = 0
-    reached_end: bool = False
     interrupted: bool = False
 
 
@@ -112,4 +111,3 @@ def walk(
         if should_stop and should_stop():
             stats.interrupted = True
             return
-    stats.reached_end = True

@@ -34,8 +34,28 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+Stamp = tuple[int, int, int]
+
+
+class FileChangedError(OSError):
+    """The file changed (another program saved it) while it was being rewritten."""
+
+
+def stamp(path: Path) -> Stamp | None:
+    """Inode, modification time and size of ``path``; None when it does not exist."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def atomic_write(
-    path: Path, write: Callable[[BinaryIO], object], *, mode: int | None = None
+    path: Path,
+    write: Callable[[BinaryIO], object],
+    *,
+    mode: int | None = None,
+    expect: Stamp | bool | None = False,
 ) -> None:
     """Replace ``path`` atomically with what ``write`` writes to a binary handle.
 
@@ -43,6 +63,12 @@ def atomic_write(
         path: the file to write; its folder must exist.
         write: writes the whole new content to the handle it is given.
         mode: permission bits; default keeps those of the existing file, else 0644.
+        expect: the :func:`stamp` the file must still have just before it is
+            replaced (``False``: no check).
+
+    Raises:
+        FileChangedError: ``expect`` was given and the file changed meanwhile;
+            nothing was replaced.
     """
     if mode is None:
         try:
@@ -57,6 +83,8 @@ def atomic_write(
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if expect is not False and stamp(path) != expect:
+            raise FileChangedError(f"{path} changed while it was being written")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -70,11 +98,15 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
     atomic_write(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)
 
 
-def atomic_append_text(path: Path, text: str) -> None:
+def atomic_append_text(path: Path, text: str, attempts: int = 5) -> None:
     """Replace ``path`` atomically by its content followed by ``text`` (UTF-8).
 
     The old content is copied in chunks, so memory stays flat however large
-    the file; a missing newline at its end is added first.
+    the file; a missing newline at its end is added first. If another program
+    saves the file during the copy, the copy starts again, so its edit is kept.
+
+    Raises:
+        FileChangedError: the file kept changing for ``attempts`` tries.
     """
 
     def write(handle: BinaryIO) -> None:
@@ -88,4 +120,10 @@ def atomic_append_text(path: Path, text: str) -> None:
             handle.write(b"\n")
         handle.write(text.encode("utf-8"))
 
-    atomic_write(path, write)
+    for attempt in range(attempts):
+        try:
+            atomic_write(path, write, expect=stamp(path))
+            return
+        except FileChangedError:
+            if attempt == attempts - 1:
+                raise

@@ -19,6 +19,7 @@ Fava) takes around a whole run.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import glob
 import re
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 _INCLUDE_RE = re.compile(r'^include[ \t]+"([^"\n]+)"', re.MULTILINE)
 _ID_RE = re.compile(r'^[ \t]+ponto_(?:id|balance):[ \t]*"([^"\\\n]+)"', re.MULTILINE)
-_OPEN_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ \t]+open[ \t]+([^\s;]+)", re.MULTILINE)
+_OPEN_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+open[ \t]+([^\s;]+)", re.MULTILINE)
+_CLOSE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+close[ \t]+([^\s;]+)", re.MULTILINE)
 
 OUTPUT_HEADER = (
     ";; -*- mode: beancount -*-\n"
@@ -118,11 +120,13 @@ class LedgerScan:
 
     files: list[Path]
     ids: set[str] = field(default_factory=set)
-    open_accounts: set[str] = field(default_factory=set)
+    opened_on: dict[str, dt.date] = field(default_factory=dict)
+    closed_on: dict[str, dt.date] = field(default_factory=dict)
 
-    def includes(self, path: Path) -> bool:
-        """True if ``path`` is one of the ledger's files."""
-        return path.resolve() in self.files
+    @property
+    def open_accounts(self) -> set[str]:
+        """Every account an ``open`` directive names."""
+        return set(self.opened_on)
 
 
 def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
@@ -140,7 +144,11 @@ def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
     for path in to_read:
         text = _read(path)
         scan.ids.update(_ID_RE.findall(text))
-        scan.open_accounts.update(_OPEN_RE.findall(text))
+        for pattern, into in ((_OPEN_RE, scan.opened_on), (_CLOSE_RE, scan.closed_on)):
+            for day, account in pattern.findall(text):
+                with contextlib.suppress(ValueError):  # bean-check reports bad dates
+                    date = dt.date.fromisoformat(day)
+                    into[account] = min(date, into.get(account, date))
     return scan
 
 
@@ -185,7 +193,7 @@ def create_output(output: Path) -> None:
     try:
         atomic_write_text(output, OUTPUT_HEADER)
     except OSError as exc:
-        raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
+        raise LedgerError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def append_text(output: Path, text: str) -> None:
@@ -201,4 +209,4 @@ def append_text(output: Path, text: str) -> None:
             atomic_write_text(output, OUTPUT_HEADER)
         atomic_append_text(output, "\n" + text.rstrip("\n") + "\n")
     except OSError as exc:
-        raise LedgerError(f"cannot write {output}: {exc.strerror}") from None
+        raise LedgerError(f"cannot write {output}: {exc.strerror or exc}") from None

@@ -124,8 +124,10 @@ class SyncState:
         if not ids:
             return
         self.ids_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.ids_path, "a", encoding="utf-8") as handle:
-            handle.write("".join(f"{i}\n" for i in ids))
+        with open(self.ids_path, "a+b") as handle:
+            # A crash may have torn the last line: never glue an id onto it.
+            torn = handle.tell() > 0 and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n"
+            handle.write((("\n" if torn else "") + "".join(f"{i}\n" for i in ids)).encode())
             handle.flush()
             os.fsync(handle.fileno())
         self.written_ids.update(ids)

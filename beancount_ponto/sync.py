@@ -26,7 +26,6 @@ Contract of :func:`run_sync`:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import tempfile
@@ -41,7 +40,7 @@ from beancount_ponto.convert import (
     format_entries,
     transaction_to_entry,
 )
-from beancount_ponto.errors import ConfigError, ConsentExpiredError, PontoError
+from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
 from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.ledger import (
     LedgerScan,
@@ -90,6 +89,7 @@ class _Run:
         self.opened: set[str] = set()
         self.dry_texts: list[str] = []
         self.backdated = False
+        self._zones: dict[str, dt.tzinfo] = {}
 
     @property
     def scan(self) -> LedgerScan:
@@ -123,21 +123,25 @@ class _Run:
     def time_zone(self, link: AccountLink, account: Account) -> dt.tzinfo:
         """The zone of the account's dates (see :func:`~beancount_ponto.config.account_zone`).
 
-        The bank's zone is asked from Ponto once and then kept in the state.
+        The bank's zone is asked from Ponto once and kept in the state (also when
+        the bank has none). A failed request fails the account rather than
+        dating its entries in a guessed zone.
         """
+        if account.id in self._zones:
+            return self._zones[account.id]
         record = self.state.account(account.id)
 
         def bank_zone() -> str | None:
             fi_id = account.financial_institution_id
-            if not record.get("bank_time_zone") and fi_id:
-                with contextlib.suppress(PontoError):
-                    bank = self.client.financial_institution(fi_id)
-                    record["bank_time_zone"] = bank.time_zone
-                    record["bank_name"] = bank.name
+            if "bank_time_zone" not in record and fi_id:
+                bank = self.client.financial_institution(fi_id)
+                record["bank_time_zone"] = bank.time_zone or ""
+                record["bank_name"] = bank.name
             name = record.get("bank_time_zone")
-            return name if isinstance(name, str) else None
+            return name if isinstance(name, str) and name else None
 
-        return account_zone(self.config, link, bank_zone)
+        self._zones[account.id] = account_zone(self.config, link, bank_zone)
+        return self._zones[account.id]
 
     def write(self, entries_text: str, ids: list[str], accounts_used: set[str]) -> None:
         """Append one batch through the crash-safe protocol."""
@@ -188,6 +192,9 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     stats = WalkStats()
     asserted = str(run.state.account(account.id).get("asserted_until", ""))
 
+    seen: set[str] = set()
+    span: list[dt.date] = []  # the oldest and newest date written
+
     def fresh() -> Iterator[tuple[str, str]]:
         for tx, known in walk(
             run.client,
@@ -199,9 +206,17 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             stats=stats,
             should_stop=run.stopping,
         ):
+            if tx.id in seen:  # Ponto served it twice (e.g. on two pages)
+                continue
+            seen.add(tx.id)
             if not known:
-                if entry_date(tx, options.time_zone, link.use_value_date).isoformat() < asserted:
+                day = entry_date(tx, options.time_zone, link.use_value_date)
+                span[:] = [min([day, *span[:1]]), max([day, *span[1:]])]
+                if day.isoformat() < asserted:
+                    # Remembered with the batch: a crash before the check must not
+                    # leave one of our balance assertions failing for good.
                     run.backdated = True
+                    run.state.extra["recheck_balances"] = True
                 result.new += 1
                 if result.new % BATCH_SIZE == 0:
                     run.progress(f"{link.account}: {result.new} new so far")
@@ -218,6 +233,8 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             result.new = 0
             result.stopped = True
             return
+        if span:
+            _check_open(run, link, span[0], span[1])
         written = 0
         for stop in range(len(offsets), 0, -BATCH_SIZE):
             if run.stopping():
@@ -236,6 +253,28 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             written += len(ids)
             if len(offsets) > BATCH_SIZE:
                 run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
+
+
+def _check_open(run: _Run, link: AccountLink, oldest: dt.date, newest: dt.date) -> None:
+    """Refuse entries the ledger would reject: dated before an open or after a close.
+
+    Raises:
+        LedgerError: nothing is written for the account; the next run retries.
+    """
+    for name in (link.account, run.config.counter_account):
+        opened = run.scan.opened_on.get(name)
+        if opened is not None and oldest < opened:
+            raise LedgerError(
+                f"new transactions from {oldest} predate `{opened} open {name}` in your "
+                f"ledger; move that open earlier, or set start_date = {opened} for this "
+                "account in ponto.toml (nothing written for this account)"
+            )
+        closed = run.scan.closed_on.get(name)
+        if closed is not None and newest >= closed:
+            raise LedgerError(
+                f"new transactions up to {newest} fall after `{closed} close {name}` in your "
+                "ledger; reopen the account or unlink it (nothing written for this account)"
+            )
 
 
 def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[Balance]:
@@ -359,10 +398,15 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         if not run.options.dry_run:
             _record(run, link, account, item)
     if result.included and not run.options.dry_run:
-        if run.backdated:
-            notes = balance.withdraw_failing(run.ledger, run.output)
+        if run.backdated or run.state.extra.get("recheck_balances"):
+            try:
+                notes = balance.withdraw_failing(run.ledger, run.output)
+                run.state.extra.pop("recheck_balances", None)
+            except OSError as exc:  # e.g. the file was being edited: next run retries
+                run.state.extra["recheck_balances"] = True
+                notes = [f"balance assertions not rechecked yet ({exc}); next run retries"]
             for item in result.accounts:
-                item.notes.extend(n for n in notes if item.account in n)
+                item.notes.extend(n for n in notes if item.account in n or "rechecked" in n)
         if candidates and result.new > BATCH_SIZE:
             # Checking needs a full load of the ledger, whose memory grows with
             # its size; a backfill run stays flat and leaves it to the next run.
@@ -402,7 +446,7 @@ def _check_consent(account: Account) -> None:
             403,
             code="authorizationExpired",
             message=f"the bank consent for {account.reference or account.id} expired on "
-            f"{expires.date()}; reauthorize the account in the Ponto dashboard "
+            f"{expires.astimezone().date()}; reauthorize the account in the Ponto dashboard "
             "(https://dashboard.myponto.com), then sync again",
         )
 

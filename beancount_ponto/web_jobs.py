@@ -139,11 +139,6 @@ class JobRunner:
             job.finished_at = now_utc()
             job.state = state
 
-    def running(self) -> bool:
-        """True while a job runs."""
-        with self._lock:
-            return self._job is not None and self._job.state == "running"
-
     def snapshot(self) -> dict[str, Any] | None:
         """The current or last job as JSON-ready data, or None if none ran yet."""
         with self._lock:

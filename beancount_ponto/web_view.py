@@ -68,7 +68,7 @@ class AccountRow:
     @property
     def consent_date(self) -> dt.date | None:
         """The day the consent expires."""
-        return self.consent.expires_at.date() if self.consent.expires_at else None
+        return self.consent.expires_day
 
 
 @dataclass(frozen=True)

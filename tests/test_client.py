@@ -205,3 +205,16 @@ def test_pending_transactions(sim: Simulator, client: PontoClient) -> None:
     for account in sim.account_ids:
         pending = list(client.pending_transactions(account))
         assert [p.id for p in pending] == [r["id"] for r in sim.pending_transactions(account)]
+
+
+def test_links_to_another_site_are_not_followed(sim: Simulator, client: PontoClient) -> None:
+    """The bearer token must never travel to another host (or from https to http)."""
+    assert client._url("accounts") == f"{sim.url}/accounts"
+    assert client._url(f"{sim.url}/accounts?page[after]=x") == f"{sim.url}/accounts?page[after]=x"
+    for other in (
+        "http://evil.example/accounts",
+        sim.url.replace("127.0.0.1", "localhost"),
+        sim.url.replace("http://", "https://"),
+    ):
+        with pytest.raises(MalformedResponseError):
+            client._url(other)

@@ -420,3 +420,119 @@ def test_config_round_trip_keeps_links(ws: Workspace) -> None:
     again = load_config(ws.config.path)
     assert again.links == ws.config.links
     assert scan_ledger(ws.ledger).open_accounts >= {"Assets:Bank:Checking"}
+
+
+# -- regressions found in review ---------------------------------------------------
+
+
+def test_crash_before_the_balance_recheck_is_repaired_next_run(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.sync()
+    account = ws.sim.account_ids[0]
+    ws.sim.add_transaction(account, "-5.00", execution_date=TODAY - dt.timedelta(days=5))
+
+    def crash(_ledger: Path, _output: Path) -> list[str]:
+        raise SystemExit("power cut")
+
+    monkeypatch.setattr(sync_module.balance, "withdraw_failing", crash)
+    with pytest.raises(SystemExit):
+        ws.sync()
+    assert SyncState.load(ws.output).extra.get("recheck_balances") is True
+    monkeypatch.undo()
+    ws.sync()  # nothing new at Ponto: the remembered recheck repairs the ledger
+    assert bean_check(ws.ledger) == []
+    assert "; 2026-11-21 balance Assets:Bank:Checking" in ws.output_text()
+    assert "recheck_balances" not in SyncState.load(ws.output).extra
+
+
+def test_transactions_before_the_ledgers_open_are_refused(ws: Workspace) -> None:
+    text = ws.ledger.read_text(encoding="utf-8")
+    ws.ledger.write_text(
+        text.replace(
+            "2000-01-01 open Assets:Bank:Checking", "2026-11-01 open Assets:Bank:Checking"
+        ),
+        encoding="utf-8",
+    )
+    checking = ws.sim.account_ids[0]
+    result = ws.sync()
+    error = of(result, checking).error
+    assert error and "predate" in error and "start_date" in error
+    assert of(result, ws.sim.account_ids[1]).new == 40
+    assert bean_check(ws.ledger) == []
+    ws.ledger.write_text(text, encoding="utf-8")  # the user moves the open back
+    again = ws.sync()
+    assert of(again, checking).new == 40
+    assert bean_check(ws.ledger) == []
+
+
+def test_failed_bank_time_zone_lookup_fails_the_account_not_its_dates(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "UTC")  # a guessed zone would date Brussels midnight a day early
+    ws.sim.fail_next(100, status=503, path_contains="/financial-institutions")
+    result = ws.sync()
+    assert all(a.error for a in result.accounts)
+    assert not ids_in(ws.output_text())
+    ws.sim.clear_faults()
+    account = ws.sim.account_ids[0]
+    tx = ws.sim.add_transaction(account, "-1.00", execution_date=dt.date(2026, 11, 18))
+    ws.sync()
+    assert re.search(r'2026-11-18 \* "Demo Counterpart".*\n  ponto_id: "' + tx, ws.output_text())
+    ws.sim.reset_log()
+    ws.sync()
+    assert not [p for _m, p, _s in ws.sim.request_log if "financial-institutions" in p]
+
+
+def test_an_item_served_twice_is_written_once(ws: Workspace) -> None:
+    class Repeating(type(ws.client())):  # type: ignore[misc]
+        def transaction_pages(self, account_id: str):  # type: ignore[no-untyped-def]
+            pages = list(super().transaction_pages(account_id))
+            yield from pages
+            if pages and pages[0]:
+                yield [pages[0][0]]  # Ponto's order shifted: the newest item again
+
+    base = ws.client()
+    client = Repeating(
+        ws.sim.client_id, ws.sim.client_secret, base_url=ws.sim.url, sleep=lambda _s: None
+    )
+    base.close()
+    sync_module.run_sync(ws.config, client, ledger=ws.ledger, output=ws.output)
+    counts = ids_in(ws.output_text())
+    assert set(counts) == all_sim_ids(ws.sim) and max(counts.values()) == 1
+
+
+def test_an_edit_saved_during_the_append_is_kept(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from beancount_ponto import fileutil
+
+    ws.sync()
+    ws.sim.add_transaction(ws.sim.account_ids[0], "-3.00", execution_date=TODAY)
+    real_copy = shutil.copyfileobj
+    edits = []
+
+    def copy_then_user_saves(src, dst, length=0):  # type: ignore[no-untyped-def]
+        real_copy(src, dst, length)
+        if not edits:  # the user saves the file in their editor during our copy
+            edits.append(1)
+            with ws.output.open("a", encoding="utf-8") as handle:
+                handle.write("; recategorised by hand\n")
+
+    monkeypatch.setattr(fileutil.shutil, "copyfileobj", copy_then_user_saves)
+    ws.sync()
+    text = ws.output_text()
+    assert "; recategorised by hand" in text
+    assert ids_in(text) and max(ids_in(text).values()) == 1
+    assert len(ids_in(text)) == 121
+
+
+def test_a_torn_ids_log_line_is_not_glued_to_the_next_id(ws: Workspace) -> None:
+    state = SyncState.load(ws.output)
+    state.ids_path.parent.mkdir(parents=True, exist_ok=True)
+    state.ids_path.write_text("complete-id\ntorn-fragm", encoding="utf-8")
+    state.log_written(["first-new", "second-new"])
+    lines = state.ids_path.read_text(encoding="utf-8").split("\n")
+    assert lines == ["complete-id", "torn-fragm", "first-new", "second-new", ""]
