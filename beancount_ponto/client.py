@@ -19,25 +19,17 @@ Contract:
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
 import time
-import urllib.parse
 import uuid
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import requests
 
 from beancount_ponto import __version__
 from beancount_ponto.errors import (
-    ApiError,
     AuthError,
-    BadCredentialsError,
-    ConsentExpiredError,
     MalformedResponseError,
-    NotFoundError,
     PontoError,
     RateLimitError,
     RequestTimeoutError,
@@ -45,6 +37,7 @@ from beancount_ponto.errors import (
     TransportError,
 )
 from beancount_ponto.models import Account, FinancialInstitution, Synchronization, Transaction
+from beancount_ponto.responses import decode, error_from, origin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -54,9 +47,6 @@ log = logging.getLogger(__name__)
 PAGE_LIMIT = 100
 MAX_PAGES = 100_000
 TOKEN_MARGIN_SECONDS = 60.0
-CONSENT_ERROR_CODES = frozenset(
-    {"authorizationInvalid", "authorizationExpired", "accountAuthorizationExpired"}
-)
 _TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -67,84 +57,6 @@ _TRANSIENT_EXCEPTIONS = (
 def exponential_backoff(attempt: int) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based): 0.5, 1, 2, 4... capped at 16."""
     return float(min(0.5 * 2 ** (attempt - 1), 16.0))
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urllib.parse.urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    try:
-        port = parts.port or default
-    except ValueError:
-        port = -1
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-def _decode(response: requests.Response) -> Any:
-    if not response.content:
-        return {}
-    try:
-        return json.loads(response.content.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedResponseError(
-            f"Ponto answered {response.status_code} with a body that is not JSON"
-        ) from None
-
-
-def _error_from(response: requests.Response, body: Any, *, token_call: bool) -> ApiError:
-    status = response.status_code
-    request_id = response.headers.get("ibanity-request-id")
-    errors = body.get("errors") if isinstance(body, dict) else None
-    errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
-    first = errors[0] if errors else {}
-    code = first.get("code") if isinstance(first.get("code"), str) else None
-    detail = first.get("detail") if isinstance(first.get("detail"), str) else None
-    if token_call and isinstance(body, dict):
-        code = code or body.get("error")
-        detail = detail or body.get("error_description")
-    kwargs: dict[str, Any] = {
-        "code": code,
-        "detail": detail,
-        "request_id": request_id,
-        "errors": errors,
-    }
-    if token_call and status in (400, 401, 403):
-        return BadCredentialsError(
-            status,
-            **kwargs,
-            message="Ponto refused the Client ID or Client Secret "
-            f"({code or status}); check them in the Ponto dashboard",
-        )
-    if code in CONSENT_ERROR_CODES:
-        return ConsentExpiredError(
-            status,
-            **kwargs,
-            message="the bank consent for this account has expired or is invalid; "
-            "reauthorize the account in the Ponto dashboard",
-        )
-    if status in (401, 403):
-        return AuthError(status, **kwargs)
-    if status == 404:
-        return NotFoundError(status, **kwargs)
-    if status == 429:
-        return RateLimitError(status, retry_after=_retry_after(response), **kwargs)
-    if status >= 500:
-        return ServerError(status, **kwargs)
-    return ApiError(status, **kwargs)
 
 
 class PontoClient:
@@ -212,9 +124,9 @@ class PontoClient:
         """
         if not path_or_url.startswith(("http://", "https://")):
             return f"{self.base_url}/{path_or_url.lstrip('/')}"
-        if _origin(path_or_url) != _origin(self.base_url):
+        if origin(path_or_url) != origin(self.base_url):
             raise MalformedResponseError(
-                f"Ponto sent a link to another site ({_origin(path_or_url)}); not followed"
+                f"Ponto sent a link to another site ({origin(path_or_url)}); not followed"
             )
         return path_or_url
 
@@ -271,13 +183,13 @@ class PontoClient:
             else:
                 log.debug("%s %s -> %s", method, response.url, response.status_code)
                 try:
-                    body = _decode(response)
+                    body = decode(response)
                 except MalformedResponseError as exc:
                     failure = exc
                 else:
                     if response.status_code < 400:
                         return body
-                    error = _error_from(response, body, token_call=token_call)
+                    error = error_from(response, body, token_call=token_call)
                     if (
                         isinstance(error, AuthError)
                         and response.status_code == 401

@@ -11,6 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from beancount_ponto.errors import ConsentExpiredError
+
+if TYPE_CHECKING:
+    from beancount_ponto.models import Account
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -60,3 +66,20 @@ def consent_status(
     if seconds <= 0:
         return ConsentStatus("expired", expires_at, min(days, 0))
     return ConsentStatus("expiring" if days <= warning_days else "ok", expires_at, days)
+
+
+def check_consent(account: Account, now: dt.datetime) -> None:
+    """Refuse to fetch an account whose consent has expired.
+
+    Raises:
+        ConsentExpiredError: with what to do about it.
+    """
+    expires = account.consent_expires_at
+    if expires is not None and expires <= now:
+        raise ConsentExpiredError(
+            403,
+            code="authorizationExpired",
+            message=f"the bank consent for {account.reference or account.id} expired on "
+            f"{expires.astimezone().date()}; reauthorize the account in the Ponto dashboard "
+            f"({RENEW_URL}), then sync again",
+        )

@@ -4,20 +4,23 @@
 ``kill -9`` or a power cut after the call returns) sees either the whole old
 content or the whole new content, never a mix: the text goes to a temporary
 file in the same folder, is flushed to disk, then renamed over the target,
-and the folder entry is flushed too.
+and the folder entry is flushed too. :func:`atomic_append_text` appends the
+same way without holding the file in memory and keeps an edit another program
+saves meanwhile. :func:`spool_pairs` parks a long stream of records on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 
 def fsync_dir(folder: Path) -> None:
@@ -127,3 +130,20 @@ def atomic_append_text(path: Path, text: str, attempts: int = 5) -> None:
         except FileChangedError:
             if attempt == attempts - 1:
                 raise
+
+
+def spool_pairs(items: Iterator[tuple[str, str]], folder: Path | None) -> tuple[IO[str], list[int]]:
+    """Write (id, text) pairs to an anonymous temp file; return it and the record offsets.
+
+    Keeps memory flat however long the backfill: only offsets stay in memory.
+    ``folder`` None means the system's temp folder (a dry run creates nothing beside
+    the ledger).
+    """
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115 - returned
+    offsets: list[int] = []
+    for pid, text in items:
+        offsets.append(handle.tell())
+        handle.write(json.dumps([pid, text]) + "\n")
+    return handle, offsets

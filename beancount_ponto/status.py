@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.consent import ConsentStatus, consent_status
-from beancount_ponto.state import SyncState, from_iso, to_iso
+from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.models import Account
+    from beancount_ponto.results import AccountResult
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,39 @@ def link_statuses(
             )
         )
     return result
+
+
+def record_outcome(
+    record: dict[str, Any], ledger_account: str, account: Account | None, result: AccountResult
+) -> None:
+    """Write what a run saw of an account, and how it went, into its state record.
+
+    The inverse of :func:`account_facts`; a failure starts (or extends)
+    ``failing_since``, a complete success clears it.
+    """
+    now = to_iso(now_utc())
+    record["account"] = ledger_account
+    record["last_fetch"] = now
+    if account is not None:
+        record.update(
+            {
+                "reference": account.reference,
+                "currency": account.currency,
+                "description": account.description,
+                "consent_expires_at": to_iso(account.consent_expires_at),
+                "synchronized_at": to_iso(account.synchronized_at),
+                "balance": str(account.current_balance)
+                if account.current_balance is not None
+                else None,
+                "balance_reference_date": to_iso(account.current_balance_reference_date),
+            }
+        )
+    if result.error:
+        record["last_error"] = result.error
+        record.setdefault("failing_since", now)
+        record["failures"] = int(record.get("failures", 0)) + 1
+    elif not result.stopped:  # an interrupted walk is not a success yet
+        record["last_success"] = now
+        record["last_new"] = result.new
+        for key in ("last_error", "failing_since", "failures"):
+            record.pop(key, None)

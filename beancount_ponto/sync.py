@@ -28,20 +28,21 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from decimal import Decimal
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from beancount_ponto import balance
 from beancount_ponto.config import AccountLink, Config, account_zone
+from beancount_ponto.consent import check_consent
 from beancount_ponto.convert import (
     ConvertOptions,
     balance_to_entry,
     format_entries,
     transaction_to_entry,
 )
-from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
+from beancount_ponto.errors import ConfigError, LedgerError, PontoError
 from beancount_ponto.fetch import WalkStats, entry_date, walk
+from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
     LedgerScan,
     append_text,
@@ -54,6 +55,7 @@ from beancount_ponto.ledger import (
 from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
 from beancount_ponto.state import SyncState, now_utc, to_iso
+from beancount_ponto.status import record_outcome
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -158,23 +160,6 @@ class _Run:
         self.opened.update(missing)
 
 
-def _spool(items: Iterator[tuple[str, str]], folder: Path | None) -> tuple[IO[str], list[int]]:
-    """Write (id, text) pairs to an anonymous temp file; return it and the record offsets.
-
-    Keeps memory flat however long the backfill: only offsets stay in memory.
-    ``folder`` None means the system's temp folder (a dry run creates nothing beside
-    the ledger).
-    """
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder)  # noqa: SIM115 - returned
-    offsets: list[int] = []
-    for pid, text in items:
-        offsets.append(handle.tell())
-        handle.write(json.dumps([pid, text]) + "\n")
-    return handle, offsets
-
-
 def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
     return ConvertOptions(
         account=link.account,
@@ -226,7 +211,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             else:
                 result.skipped += 1
 
-    handle, offsets = _spool(fresh(), None if run.options.dry_run else state_dir(run.output))
+    handle, offsets = spool_pairs(fresh(), None if run.options.dry_run else state_dir(run.output))
     with handle:
         if stats.interrupted:
             result.notes.append("stopped before the end; nothing written for this account")
@@ -319,36 +304,6 @@ def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]])
             result.notes.append(f"balance asserted on {entry.date}")
 
 
-def _record(run: _Run, link: AccountLink, account: Account | None, result: AccountResult) -> None:
-    record = run.state.account(link.ponto_id)
-    now = to_iso(now_utc())
-    record["account"] = link.account
-    record["last_fetch"] = now
-    if account is not None:
-        record.update(
-            {
-                "reference": account.reference,
-                "currency": account.currency,
-                "description": account.description,
-                "consent_expires_at": to_iso(account.consent_expires_at),
-                "synchronized_at": to_iso(account.synchronized_at),
-                "balance": str(account.current_balance)
-                if account.current_balance is not None
-                else None,
-                "balance_reference_date": to_iso(account.current_balance_reference_date),
-            }
-        )
-    if result.error:
-        record["last_error"] = result.error
-        record.setdefault("failing_since", now)
-        record["failures"] = int(record.get("failures", 0)) + 1
-    elif not result.stopped:  # an interrupted walk is not a success yet
-        record["last_success"] = now
-        record["last_new"] = result.new
-        for key in ("last_error", "failing_since", "failures"):
-            record.pop(key, None)
-
-
 def _execute(run: _Run, result: SyncResult) -> SyncResult:
     links = sorted(run.config.links.values(), key=lambda link: link.account)
     if not links:
@@ -388,7 +343,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             )
         if item.error is None and account is not None:
             try:
-                _check_consent(account)
+                check_consent(account, now_utc())
                 _sync_account(run, link, account, item)
                 candidates.extend(
                     (item, entry) for entry in _balance_candidates(run, link, account)
@@ -396,7 +351,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             except PontoError as exc:
                 item.error = str(exc)
         if not run.options.dry_run:
-            _record(run, link, account, item)
+            record_outcome(run.state.account(link.ponto_id), link.account, account, item)
     if result.included and not run.options.dry_run:
         if run.backdated or run.state.extra.get("recheck_balances"):
             try:
@@ -437,18 +392,6 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         run.state.save()
     result.entries_text = "\n".join(run.dry_texts)
     return result
-
-
-def _check_consent(account: Account) -> None:
-    expires = account.consent_expires_at
-    if expires is not None and expires <= now_utc():
-        raise ConsentExpiredError(
-            403,
-            code="authorizationExpired",
-            message=f"the bank consent for {account.reference or account.id} expired on "
-            f"{expires.astimezone().date()}; reauthorize the account in the Ponto dashboard "
-            "(https://dashboard.myponto.com), then sync again",
-        )
 
 
 def run_sync(
