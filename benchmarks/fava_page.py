@@ -105,7 +105,8 @@ def main() -> None:
         fava_ledger = app.config["LEDGERS"]["bench"]
         print(
             f"Fava loaded it in {time.perf_counter() - started:.1f} s "
-            f"({len(fava_ledger.all_entries)} entries, {len(fava_ledger.errors)} errors)"
+            f"({len(fava_ledger.all_entries)} entries, {len(fava_ledger.errors)} errors: "
+            f"{'; '.join(str(e.message)[:80] for e in fava_ledger.errors) or 'none'})"
         )
 
         def ok(path: str) -> None:
