@@ -18,6 +18,9 @@ Contract:
   that fails (expired consent, ...) is logged as a warning and the others are
   still returned; when every account fails, or the config is invalid,
   :class:`~beancount_ponto.errors.PontoError` is raised with a one-line message.
+* A transaction ``bean-ponto sync`` once wrote and the user then deleted
+  (listed in the sync's ids log beside the configured output, but absent
+  from a non-empty ``existing``) is not offered again: deleted stays deleted.
 * Duplicates are decided by ``ponto_id`` only (not beangulp's ±2-day amount
   heuristic): an entry whose ``ponto_id`` already appears in ``existing`` gets
   ``__duplicate__`` set to that existing entry.
@@ -40,6 +43,7 @@ from beancount_ponto.config import account_zone, load_config
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import entry_date, make_client, walk
+from beancount_ponto.state import SyncState
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -55,6 +59,17 @@ log = logging.getLogger(__name__)
 
 #: What :meth:`PontoImporter.account` answers when the config links nothing.
 FALLBACK_ACCOUNT = "Assets:Ponto"
+
+
+def _written_by_sync(config: Config) -> set[str]:
+    """Ids ``bean-ponto sync`` wrote to the configured output (empty when unknown)."""
+    if config.ledger is None:
+        return set()
+    try:
+        return set(SyncState.load(config.output_path(config.ledger)).written_ids)
+    except PontoError as exc:
+        log.warning("bean-ponto: cannot read the sync state (%s); deleted entries may return", exc)
+        return set()
 
 
 def _ponto_id(entry: Any) -> str | None:
@@ -140,6 +155,8 @@ class PontoImporter(Importer):
                 "run `bean-ponto accounts`, then `bean-ponto link REF ACCOUNT`"
             )
         known = {pid for pid in map(_ponto_id, existing or []) if pid}
+        # Without an existing ledger (no -e) there is nothing to tell deleted from.
+        deleted = _written_by_sync(config) - known if known else set()
         client = make_client(config)
         entries: list[data.Directive] = []
         failures: list[str] = []
@@ -155,7 +172,11 @@ class PontoImporter(Importer):
                             "integration; check the integration's accounts in Ponto"
                         )
                     tz = self._time_zone(client, config, link, account, zones)
-                    entries.extend(self._extract_account(client, config, link, tz, known))
+                    entries.extend(
+                        self._extract_account(
+                            client, config, link, tz, known=known, deleted=deleted
+                        )
+                    )
                 except PontoError as exc:
                     failures.append(f"{link.account}: {exc}")
                     log.warning(
@@ -189,7 +210,13 @@ class PontoImporter(Importer):
 
     @staticmethod
     def _extract_account(
-        client: PontoClient, config: Config, link: AccountLink, tz: dt.tzinfo, known: set[str]
+        client: PontoClient,
+        config: Config,
+        link: AccountLink,
+        tz: dt.tzinfo,
+        *,
+        known: set[str],
+        deleted: set[str],
     ) -> list[data.Directive]:
         options = ConvertOptions(
             account=link.account,
@@ -208,11 +235,12 @@ class PontoImporter(Importer):
             for tx, _known in walk(
                 client,
                 link.ponto_id,
-                is_known=known.__contains__,
+                is_known=lambda pid: pid in known or pid in deleted,
                 date_of=date_of,
                 overlap_days=config.overlap_days,
                 start_date=link.start_date,
             )
+            if tx.id not in deleted
         ]
 
     def deduplicate(self, entries: data.Entries, existing: data.Entries) -> None:

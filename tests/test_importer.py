@@ -350,3 +350,20 @@ def test_fava_import_page_with_a_broken_config_still_lists(ws: Workspace) -> Non
     assert response.status_code == 200
     files = {f["name"]: f for f in response.get_json()["data"]}
     assert files[str(ws.root / "ponto.toml")]["importers"]
+
+
+def test_an_entry_deleted_after_a_sync_is_not_offered_again(ws: Workspace, sim: Simulator) -> None:
+    ws.sync()
+    text = ws.output.read_text(encoding="utf-8")
+    victim = sim.transactions(sim.account_ids[0])[3]["id"]
+    start = text.index(f'  ponto_id: "{victim}"')
+    start = text.rindex("\n\n", 0, start) + 2
+    end = text.find("\n\n", start)
+    ws.output.write_text(text[:start] + text[end + 2 :], encoding="utf-8")
+    existing, _errors, _options = loader.load_file(str(ws.ledger))  # its balance now fails
+    assert victim not in by_id(existing)
+    entries = PontoImporter(ws.root / "ponto.toml").extract(
+        str(ws.root / "ponto.toml"), existing=existing
+    )
+    assert victim not in by_id(entries)
+    assert len(entries) == 119  # every other one, to be marked as duplicates
