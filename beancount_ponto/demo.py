@@ -32,6 +32,7 @@ from beancount_ponto.sync import SyncOptions, run_sync
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
     from types import FrameType
 
     from beancount_ponto.simulator import Simulator
@@ -89,20 +90,45 @@ def prepare(folder: Path, sim: Simulator) -> Config:
     script = folder / "import.py"
     if not script.exists():
         script.write_text(IMPORT_SCRIPT, encoding="utf-8")
-    config = load_config(folder / "ponto.toml")
-    config = dataclasses.replace(
-        config,
-        ledger=main,
+    return connect(
+        main,
         api_url=sim.url,
+        credentials=Credentials(sim.client_id, sim.client_secret),
         credentials_file=folder / ".ponto-credentials.json",
     )
-    creds = Credentials(sim.client_id, sim.client_secret)
-    store_credentials(config.credentials_path(), creds)
-    with closing(PontoClient(creds.client_id, creds.client_secret, base_url=sim.url)) as client:
+
+
+def connect(
+    ledger: Path,
+    *,
+    api_url: str,
+    credentials: Credentials,
+    credentials_file: Path,
+    account_names: Sequence[str] = LEDGER_ACCOUNTS,
+) -> Config:
+    """Point ``ponto.toml`` beside ``ledger`` at a Ponto API and link its accounts.
+
+    Stores ``credentials`` in ``credentials_file`` (mode 0600) and links
+    Ponto's accounts, in Ponto's order, to ``account_names`` (as many as there
+    are names). Used by the demo, the tests, the benchmarks and the screenshots.
+
+    Returns:
+        the saved configuration.
+    """
+    config = dataclasses.replace(
+        load_config(ledger.parent / "ponto.toml"),
+        ledger=ledger,
+        api_url=api_url,
+        credentials_file=credentials_file,
+    )
+    store_credentials(config.credentials_path(), credentials)
+    client = PontoClient(credentials.client_id, credentials.client_secret, base_url=api_url)
+    with closing(client):
         accounts = client.accounts()
-    links = {}
-    for account, name in zip(accounts, LEDGER_ACCOUNTS, strict=False):
-        links[account.id] = AccountLink(account.id, name, account.reference, account.currency)
+    links = {
+        account.id: AccountLink(account.id, name, account.reference, account.currency)
+        for account, name in zip(accounts, account_names, strict=False)
+    }
     config = config.with_links(links)
     save_config(config)
     return config

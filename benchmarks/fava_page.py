@@ -17,23 +17,20 @@ Both are measured after warm-up, median of ``--repeat`` requests.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 from fava.application import create_app
 
 from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
-    AccountLink,
     Credentials,
-    load_config,
-    save_config,
-    store_credentials,
 )
+from beancount_ponto.demo import connect
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, run_sync
 
@@ -53,22 +50,18 @@ def build(root: Path, sim: Simulator) -> Path:
     """Write the ledger and sync every simulator account into it."""
     ledger = root / "main.beancount"
     ledger.write_text(LEDGER, encoding="utf-8")
-    config = dataclasses.replace(
-        load_config(root / "ponto.toml"),
-        ledger=ledger,
+    config = connect(
+        ledger,
         api_url=sim.url,
+        credentials=Credentials(sim.client_id, sim.client_secret),
         credentials_file=root / "credentials.json",
+        account_names=NAMES,
     )
-    store_credentials(config.credentials_path(), Credentials(sim.client_id, sim.client_secret))
     client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
-    config = config.with_links(
-        {
-            a.id: AccountLink(a.id, n, a.reference, a.currency)
-            for a, n in zip(client.accounts(), NAMES, strict=False)
-        }
-    )
-    save_config(config)
-    run_sync(config, client, ledger=ledger, output=root / "ponto.beancount", options=SyncOptions())
+    with closing(client):
+        run_sync(
+            config, client, ledger=ledger, output=root / "ponto.beancount", options=SyncOptions()
+        )
     return ledger
 
 

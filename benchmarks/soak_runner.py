@@ -42,12 +42,9 @@ from beancount import loader
 
 from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
-    AccountLink,
     Credentials,
-    load_config,
-    save_config,
-    store_credentials,
 )
+from beancount_ponto.demo import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -104,25 +101,12 @@ def make_workspace(root: Path, url: str) -> Path:
     """A ledger folder linked to the simulator's three accounts; returns the config path."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "main.beancount").write_text(MAIN_LEDGER, encoding="utf-8")
-    config = dataclasses.replace(
-        load_config(root / "ponto.toml"),
-        ledger=root / "main.beancount",
+    connect(
+        root / "main.beancount",
         api_url=url,
+        credentials=Credentials("demo-client-id", "demo-client-secret"),
         credentials_file=root / "secrets" / "credentials.json",
     )
-    store_credentials(
-        config.credentials_path(), Credentials("demo-client-id", "demo-client-secret")
-    )
-    client = PontoClient("demo-client-id", "demo-client-secret", base_url=url)
-    try:
-        accounts = client.accounts()
-    finally:
-        client.close()
-    links = {
-        a.id: AccountLink(a.id, name, a.reference, a.currency)
-        for a, name in zip(accounts, LEDGER_ACCOUNTS, strict=False)
-    }
-    save_config(config.with_links(links))
     return root / "ponto.toml"
 
 

@@ -19,7 +19,6 @@ Usage: python benchmarks/sync_benchmark.py [--transactions 100000] [--runs 3]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import shutil
 import statistics
@@ -29,14 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
-    AccountLink,
     Credentials,
     load_config,
-    save_config,
-    store_credentials,
 )
+from beancount_ponto.demo import connect
 from beancount_ponto.fetch import make_client
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import run_sync
@@ -61,19 +57,13 @@ def bin_path(name: str) -> str:
 def workspace(root: Path, sim: Simulator, accounts: int) -> Path:
     root.mkdir(parents=True)
     (root / "main.beancount").write_text(MAIN, encoding="utf-8")
-    config = dataclasses.replace(
-        load_config(root / "ponto.toml"),
-        ledger=root / "main.beancount",
+    connect(
+        root / "main.beancount",
         api_url=sim.url,
+        credentials=Credentials(sim.client_id, sim.client_secret),
         credentials_file=root / "credentials.json",
+        account_names=NAMES[:accounts],
     )
-    store_credentials(config.credentials_path(), Credentials(sim.client_id, sim.client_secret))
-    client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
-    links = {
-        a.id: AccountLink(a.id, name, a.reference, a.currency)
-        for a, name in zip(client.accounts()[:accounts], NAMES, strict=False)
-    }
-    save_config(config.with_links(links))
     return root / "ponto.toml"
 
 

@@ -15,10 +15,10 @@ the machine; the browser is the system's, never downloaded.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import tempfile
 import threading
+from contextlib import closing
 from pathlib import Path
 
 from fava.application import create_app
@@ -27,12 +27,9 @@ from werkzeug.serving import make_server
 
 from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
-    AccountLink,
     Credentials,
-    load_config,
-    save_config,
-    store_credentials,
 )
+from beancount_ponto.demo import connect
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, run_sync
 
@@ -72,23 +69,18 @@ def prepare(root: Path, sim: Simulator) -> Path:
     """Write the ledger, config and credentials; link two accounts; sync once."""
     ledger = root / "main.beancount"
     ledger.write_text(LEDGER, encoding="utf-8")
-    config = dataclasses.replace(
-        load_config(root / "ponto.toml"),
-        ledger=ledger,
+    config = connect(
+        ledger,
         api_url=sim.url,
+        credentials=Credentials(sim.client_id, sim.client_secret),
         credentials_file=root / ".credentials.json",
+        account_names=("Assets:Bank:Checking", "Assets:Bank:Savings"),
     )
-    store_credentials(config.credentials_path(), Credentials(sim.client_id, sim.client_secret))
     client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
-    accounts = client.accounts()
-    names = ("Assets:Bank:Checking", "Assets:Bank:Savings")
-    links = {
-        a.id: AccountLink(a.id, n, a.reference, a.currency)
-        for a, n in zip(accounts, names, strict=False)
-    }
-    config = config.with_links(links)
-    save_config(config)
-    run_sync(config, client, ledger=ledger, output=root / "ponto.beancount", options=SyncOptions())
+    with closing(client):
+        run_sync(
+            config, client, ledger=ledger, output=root / "ponto.beancount", options=SyncOptions()
+        )
     return ledger
 
 

@@ -16,18 +16,15 @@ from beancount import loader
 
 from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
-    AccountLink,
     Config,
     Credentials,
     load_config,
-    save_config,
-    store_credentials,
 )
+from beancount_ponto.demo import LEDGER_ACCOUNTS, connect
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
 
 TODAY = dt.date(2026, 11, 20)
-LEDGER_ACCOUNTS = ("Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars")
 
 
 def bean_check(ledger: Path) -> list[str]:
@@ -138,20 +135,13 @@ def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
     align_consents(sim)
     root.mkdir(parents=True, exist_ok=True)
     (root / "main.beancount").write_text(MAIN_LEDGER, encoding="utf-8")
-    config = dataclasses.replace(
-        load_config(root / "ponto.toml"),
-        ledger=root / "main.beancount",
+    connect(
+        root / "main.beancount",
         api_url=sim.url,
+        credentials=Credentials(sim.client_id, sim.client_secret),
         credentials_file=root / "secrets" / "credentials.json",
+        account_names=LEDGER_ACCOUNTS[:accounts],
     )
-    store_credentials(config.credentials_path(), Credentials(sim.client_id, sim.client_secret))
-    client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
-    links = {
-        a.id: AccountLink(a.id, name, a.reference, a.currency)
-        for a, name in zip(client.accounts()[:accounts], LEDGER_ACCOUNTS, strict=False)
-    }
-    config = config.with_links(links)
-    save_config(config)
     return Workspace(root, sim, load_config(root / "ponto.toml"))
 
 
