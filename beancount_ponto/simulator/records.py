@@ -170,8 +170,14 @@ class TxnList:
         return self._items[::-1]
 
     def newest(self) -> Txn | None:
-        """The newest transaction, or None when empty."""
+        """The newest transaction in list order, or None when empty."""
         return self._items[-1] if self._items else None
+
+    def latest_day(self) -> dt.date | None:
+        """The latest execution date, whatever the list order (None when empty)."""
+        if self.order == "date":
+            return self._items[-1].execution_date if self._items else None
+        return max((t.execution_date for t in self._items), default=None)
 
 
 @dataclass(slots=True)

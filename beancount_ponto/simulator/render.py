@@ -124,8 +124,7 @@ def synchronization(sync: SyncRec, base: str) -> dict[str, Any]:
 
 def account(acc: AccountRec, base: str, fi_id: str, zone: ZoneInfo) -> dict[str, Any]:
     """An ``account`` resource; balances equal the sum of its transactions."""
-    newest = acc.txns.newest()
-    reference_day = newest.execution_date if newest else acc.synchronized_at.astimezone(zone).date()
+    reference_day = acc.txns.latest_day() or acc.synchronized_at.astimezone(zone).date()
     reference_date = iso(local_midnight(reference_day, zone))
     changed = iso(acc.balance_changed_at)
     observed = iso(acc.balance_changed_at + dt.timedelta(milliseconds=26))
