@@ -90,7 +90,7 @@ def entry_date(tx: Transaction, tz: dt.tzinfo, use_value_date: bool) -> dt.date:
 
 @dataclass
 class _Floor:
-    """The newest known date and creation time seen so far, and the page's oldest."""
+    """The newest known entry date and creation time so far; whether a page gets below them."""
 
     overlap: dt.timedelta
     today: dt.date | None
