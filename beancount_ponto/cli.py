@@ -235,6 +235,7 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
         refresh=args.refresh,
         customer_ip=args.customer_ip,
         source="cli",
+        full=args.full,
         progress=_err if sys.stderr.isatty() or args.verbose else None,
     )
     with closing(make_client(config)) as client:
@@ -305,6 +306,12 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             _out(f"  FAILING since {to_iso(s.failing_since)}: {s.last_error}")
         if s.balance_note:
             _out(f"  {s.balance_note}")
+        check = s.deep_check
+        _out(
+            f"  deep check: {to_iso(check.at)} ({check.trigger}): {check.describe()}"
+            if check
+            else "  deep check: never"
+        )
     for line in runner.status_lines(state):
         _out(line)
     return 0
@@ -363,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
                 default="127.0.0.1",
                 help="your IP address, sent to Ponto with --refresh as proof that you are "
                 "present (default 127.0.0.1)",
+            )
+            p.add_argument(
+                "--full",
+                action="store_true",
+                help="deep check: read every account's whole list and bring in what is "
+                "missing (also runs by itself once a day and after a balance mismatch)",
             )
         else:
             p.add_argument("--json", action="store_true", help="print JSON")

@@ -12,8 +12,10 @@ Contract:
   ``Retry-After``, at most ``max_attempts`` times and ``max_retry_seconds``
   in all; then a typed :mod:`~beancount_ponto.errors` error is raised.
 * JSON numbers are parsed as :class:`~decimal.Decimal`, never float.
-* Lists are JSON:API collections: :meth:`PontoClient.paginate` follows
-  ``links.next`` verbatim with ``page[limit]=100``.
+* Lists are JSON:API collections: :meth:`PontoClient.paginate` asks for
+  ``page[limit]=100`` and follows ``links.next`` verbatim, adding
+  ``page[limit]=100`` to an old-style link that carries no limit (neither
+  ``page[limit]`` nor legacy ``limit``; Ponto would fall back to 10).
 * Secrets never appear in exceptions or logs.
 """
 
@@ -23,6 +25,7 @@ import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -52,6 +55,12 @@ _TRANSIENT_EXCEPTIONS = (
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+
+
+def _has_limit(url: str) -> bool:
+    """Whether a ``links.next`` URL says its page size (``page[limit]`` or ``limit``)."""
+    query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    return "page[limit]" in query or "limit" in query
 
 
 def exponential_backoff(attempt: int) -> float:
@@ -277,7 +286,7 @@ class PontoClient:
             if not isinstance(next_url, str) or next_url in seen:
                 raise MalformedResponseError(f"Ponto's paging of {path} loops")
             seen.add(next_url)
-            url, query = next_url, None
+            url, query = next_url, None if _has_limit(next_url) else {"page[limit]": PAGE_LIMIT}
         raise MalformedResponseError(f"Ponto's paging of {path} exceeds {MAX_PAGES} pages")
 
     def paginate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:

@@ -10,13 +10,14 @@ Contract:
   runs the import config from wherever Fava was started. Outside a script
   (an interactive session) it is relative to the current folder.
 * :meth:`PontoImporter.extract` reads the config, asks Ponto for each linked
-  account's transactions (newest first, with the same overlap rule as
-  ``bean-ponto sync``) and returns one Beancount transaction per Ponto
-  transaction, with metadata ``ponto_id: "<Ponto transaction id>"`` and the
-  other bank fields (see :mod:`beancount_ponto.convert`). No balance
-  assertions and no ``open`` directives: the output is for review. An account
-  that fails (expired consent, ...) is logged as a warning and the others are
-  still returned; when every account fails, or the config is invalid,
+  account's transactions (newest first, with the same stop rule as
+  ``bean-ponto sync``, see :mod:`beancount_ponto.fetch`) and returns one
+  Beancount transaction per Ponto transaction, with metadata
+  ``ponto_id: "<Ponto transaction id>"`` and the other bank fields (see
+  :mod:`beancount_ponto.convert`). No balance assertions and no ``open``
+  directives: the output is for review. An account that fails (expired
+  consent, ...) is logged as a warning and the others are still returned;
+  when every account fails, or the config is invalid,
   :class:`~beancount_ponto.errors.PontoError` is raised with a one-line message.
 * A transaction ``bean-ponto sync`` once wrote and the user then deleted
   (listed in the sync's ids log beside the configured output, but absent
@@ -43,7 +44,7 @@ from beancount_ponto.config import account_zone, load_config
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import entry_date, make_client, walk
-from beancount_ponto.state import SyncState
+from beancount_ponto.state import SyncState, now_utc
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -239,6 +240,7 @@ class PontoImporter(Importer):
                 date_of=date_of,
                 overlap_days=config.overlap_days,
                 start_date=link.start_date,
+                today=now_utc().astimezone(tz).date(),
             )
             if tx.id not in deleted
         ]

@@ -71,6 +71,8 @@ class SyncOptions:
         lock_timeout: seconds to wait for another writer.
         progress: called with short progress messages.
         should_stop: polled between pages and batches; True stops cleanly.
+        full: read every account's whole list (a deep check), not only down to
+            the overlap; otherwise a deep check runs when due (daily, mismatch).
     """
 
     refresh: bool = False
@@ -80,3 +82,4 @@ class SyncOptions:
     lock_timeout: float = 60.0
     progress: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    full: bool = False

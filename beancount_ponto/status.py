@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.consent import ConsentStatus, consent_status
+from beancount_ponto.deepcheck import DeepCheck, last_check
 from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class LinkStatus:
     last_error: str | None
     balance_note: str | None
     live: bool
+    deep_check: DeepCheck | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (ISO 8601 timestamps)."""
@@ -52,6 +54,7 @@ class LinkStatus:
             "expires_at": to_iso(self.consent.expires_at),
             "days_left": self.consent.days_left,
         }
+        out["deep_check"] = self.deep_check.to_json() if self.deep_check else None
         return out
 
 
@@ -123,6 +126,7 @@ def link_statuses(
                 last_error=record.get("last_error"),
                 balance_note=record.get("balance_mismatch"),
                 live=account is not None,
+                deep_check=last_check(record),
             )
         )
     return result

@@ -16,6 +16,10 @@ Contract of :func:`run_sync`:
   the crash-safe protocol of :mod:`beancount_ponto.state`; stopping between
   batches (SIGTERM) or crashing anywhere leaves a valid ledger and the next
   run completes the set exactly once.
+* Each account's list is walked until the stop rule of
+  :mod:`beancount_ponto.fetch` says stop, or wholly when its deep check is due
+  (:mod:`beancount_ponto.deepcheck`: ``full``, daily, or after a balance
+  mismatch); a deep check's outcome is remembered only for a complete run.
 * A balance assertion is added per account and Ponto reference date, only
   when the ledger's balance matches the bank's (checked by one full load of
   the ledger, at most once per new reference date), so the ledger keeps
@@ -31,7 +35,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from beancount_ponto import balance
+from beancount_ponto import balance, deepcheck
 from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import check_consent
 from beancount_ponto.convert import (
@@ -92,6 +96,7 @@ class _Run:
         self.dry_texts: list[str] = []
         self.backdated = False
         self._zones: dict[str, dt.tzinfo] = {}
+        self.deep_pending: list[deepcheck.PendingCheck] = []
 
     @property
     def scan(self) -> LedgerScan:
@@ -175,7 +180,12 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     """Fetch one account's new transactions and write them oldest first."""
     options = _convert_options(run, link, account)
     stats = WalkStats()
-    asserted = str(run.state.account(account.id).get("asserted_until", ""))
+    record = run.state.account(account.id)
+    asserted = str(record.get("asserted_until", ""))
+    full = run.options.full
+    trigger = (
+        deepcheck.due(record, now_utc(), full=full) if full or not run.options.dry_run else None
+    )
 
     seen: set[str] = set()
     span: list[dt.date] = []  # the oldest and newest date written
@@ -188,6 +198,8 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             date_of=lambda t: entry_date(t, options.time_zone, link.use_value_date),
             overlap_days=run.config.overlap_days,
             start_date=link.start_date,
+            today=now_utc().astimezone(options.time_zone).date(),
+            deep=trigger is not None,
             stats=stats,
             should_stop=run.stopping,
         ):
@@ -238,6 +250,17 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             written += len(ids)
             if len(offsets) > BATCH_SIZE:
                 run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
+        if trigger is not None and not run.options.dry_run:
+            run.deep_pending.append(
+                deepcheck.PendingCheck(
+                    account.id,
+                    trigger,
+                    stats.pages,
+                    stats.seen,
+                    result.new,
+                    balance_to_entry(account, options),
+                )
+            )
 
 
 def _check_open(run: _Run, link: AccountLink, oldest: dt.date, newest: dt.date) -> None:
@@ -302,6 +325,18 @@ def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]])
         )
         for result, entry in keep:
             result.notes.append(f"balance asserted on {entry.date}")
+
+
+def _finish_deep_checks(run: _Run, result: SyncResult, results: dict[str, AccountResult]) -> None:
+    """Give this run's deep walks their balance verdict; note them per account."""
+    for item in run.deep_pending:
+        if not result.included:
+            item.unchecked_reason = "the output file is not included in the ledger"
+        elif result.new > BATCH_SIZE:  # keep a backfill's memory flat, as for assertions
+            item.unchecked_reason = "large backfill; compared at the next deep check"
+    done = deepcheck.finish(run.ledger, run.state.accounts, run.deep_pending, now_utc())
+    for ponto_id, check in done.items():
+        results[ponto_id].notes.append(f"deep check: {check.describe()}")
 
 
 def _execute(run: _Run, result: SyncResult) -> SyncResult:
@@ -369,6 +404,8 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
                 item.notes.append("balance assertion follows at the next run")
         elif candidates and not run.stopping():
             _assert_balances(run, candidates)
+    if run.deep_pending and not run.options.dry_run:
+        _finish_deep_checks(run, result, results)
     result.stopped = any(item.stopped for item in result.accounts)
     if not run.options.dry_run:
         run.state.add_run(

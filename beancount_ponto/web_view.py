@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from beancount_ponto.config import account_zone, local_zone
 from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
 from beancount_ponto.convert import local_date
+from beancount_ponto.deepcheck import DeepCheck, last_check
 from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.state import from_iso, to_iso
 from beancount_ponto.status import account_facts
@@ -59,6 +60,7 @@ class AccountRow:
     linked: str | None
     choices: tuple[str, ...]
     live: bool
+    deep_check: DeepCheck | None = None
 
     @property
     def consent_text(self) -> str:
@@ -249,6 +251,7 @@ def build_rows(
                 linked=own,
                 choices=tuple(a for a in index.choices(currency) if a == own or a not in taken),
                 live=account is not None,
+                deep_check=last_check(record),
             )
         )
     return rows

@@ -559,6 +559,31 @@ def test_status_text_and_json(bean: Bean, ws: Workspace, sim: Simulator) -> None
         assert item["failing_since"] is None
 
 
+def test_sync_full_and_status_show_the_deep_check(
+    bean: Bean, ws: Workspace, sim: Simulator
+) -> None:
+    config = ws.root / "ponto.toml"
+    run = bean("--config", config, "status")
+    assert run.out.count("deep check: never") == 3
+    assert bean("--config", config, "sync").code == 0
+    sim.reset_log()
+    run = bean("--config", config, "sync", "--full")
+    assert run.code == 0, run.err
+    assert run.out.count("deep check: read 40 in 1 pages, nothing missing") == 3
+    assert sum("/transactions?" in p for _m, p, _s in sim.request_log) == 3
+    run = bean("--config", config, "status")
+    assert run.out.count("(full): read 40 in 1 pages, nothing missing; bank balance agrees") == 3
+    doc = json.loads(bean("--config", config, "status", "--json").out)
+    check = doc["accounts"][0]["deep_check"]
+    assert (check["trigger"], check["seen"], check["missing"], check["balance"]) == (
+        "full",
+        40,
+        0,
+        "agrees",
+    )
+    assert dt.datetime.fromisoformat(check["at"]).tzinfo is not None
+
+
 def test_status_shows_failing_since_after_a_failure(
     bean: Bean, ws: Workspace, sim: Simulator
 ) -> None:

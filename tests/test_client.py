@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from beancount_ponto.client import PontoClient
+from beancount_ponto.client import PontoClient, _has_limit
 from beancount_ponto.errors import (
     BadCredentialsError,
     ConsentExpiredError,
@@ -83,6 +83,26 @@ def test_paging_over_several_pages() -> None:
     assert all(isinstance(t.amount, Decimal) for t in got)
     dates = [t.execution_date for t in got]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_old_style_next_links_keep_pages_of_100() -> None:
+    """A ``?after=<id>`` link has no limit: followed verbatim, pages shrink to 10."""
+    with Simulator(account_sizes=[250, 3, 3], legacy_links=True) as sim:
+        c = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
+        account = sim.account_ids[0]
+        got = list(c.transactions(account))
+        pages = [p for _m, p, _s in sim.request_log if f"/accounts/{account}/transactions" in p]
+    assert "?after=" in pages[1]
+    assert len(pages) == 3
+    assert all("limit]=100" in p for p in pages)
+    assert [t.id for t in got] == [r["id"] for r in sim.transactions(account)]
+
+
+def test_a_next_link_that_says_its_limit_is_followed_verbatim() -> None:
+    assert _has_limit("https://h/accounts/x/transactions?after=1&limit=15")
+    assert _has_limit("https://h/accounts/x/transactions?page[after]=1&page[limit]=5")
+    assert _has_limit("https://h/accounts/x/transactions?page%5Blimit%5D=5")
+    assert not _has_limit("https://h/accounts/x/transactions?after=1")
 
 
 def test_survives_three_server_errors_in_a_row(sim: Simulator, client: PontoClient) -> None:

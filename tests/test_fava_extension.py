@@ -155,6 +155,22 @@ def test_difference_is_highlighted(ws: Workspace) -> None:
     assert "12.34" in row
 
 
+def test_page_says_when_the_last_deep_check_ran_and_what_it_found(ws: Workspace) -> None:
+    fava = make_fava(ws, "{'auto_fetch': False}")
+    assert "deep check: never" in row_html(fava.page(), ws.sim.account_ids[0])
+    ws.sync()
+    with ws.ledger.open("a", encoding="utf-8") as handle:
+        handle.write('\n2000-01-02 * "Typed by hand"\n  Assets:Bank:Savings  -12.34 EUR\n')
+        handle.write("  Equity:Opening\n2000-01-01 open Equity:Opening\n")
+    ws.sync(full=True)
+    html = make_fava(ws, "{'auto_fetch': False}").page()
+    checking = row_html(html, ws.sim.account_ids[0])
+    assert "deep check: <span" in checking
+    assert "read 40 in 1 pages, nothing missing; bank balance agrees with the ledger" in checking
+    savings = row_html(html, ws.sim.account_ids[1])
+    assert "bank balance DIFFERS from the ledger" in savings and "ponto-warn" in savings
+
+
 def test_js_module_is_served(fava: Fava) -> None:
     response = fava.open("/test/extension_js_module/FavaPonto.js")
     assert response.status_code == 200

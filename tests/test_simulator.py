@@ -274,6 +274,41 @@ def test_page_before_and_legacy_params(sim: Simulator, http: requests.Session) -
     assert doc["data"] == [] and "next" not in doc["links"]
 
 
+def test_list_order_by_creation_puts_a_late_delivery_first(
+    sim: Simulator, http: requests.Session
+) -> None:
+    account = sim.account_ids[0]
+    url = f"{sim.url}/accounts/{account}/transactions"
+    late = sim.add_transaction(account, "-5.00", execution_date=TODAY - dt.timedelta(days=10))
+    future = sim.add_transaction(account, "-6.00", execution_date=TODAY + dt.timedelta(days=20))
+    by_date = all_transactions(http, url)
+    assert by_date[0]["id"] == future and by_date[0] == sorted(by_date, key=sort_key)[-1]
+    assert [t["id"] for t in by_date].index(late) > 5
+    r = requests.post(f"{sim.url}/_sim/options", json={"listOrder": "created"})
+    assert r.status_code == 200 and r.json()["listOrder"] == "created"
+    by_created = all_transactions(http, url, limit=7)
+    assert [t["id"] for t in by_created[:2]] == [future, late]
+    stamps = [(t["attributes"]["createdAt"], t["id"]) for t in by_created]
+    assert stamps == sorted(stamps, reverse=True)
+    # a future-dated booking is created now, not on its future day
+    assert by_created[0]["attributes"]["createdAt"] < "2024-03-03"
+    assert [t["id"] for t in by_created] == [t["id"] for t in sim.transactions(account)]
+    bad = requests.post(f"{sim.url}/_sim/options", json={"listOrder": "amount"})
+    assert bad.status_code == 400
+
+
+def test_legacy_next_links_have_no_limit(sim: Simulator, http: requests.Session) -> None:
+    account = sim.account_ids[0]
+    url = f"{sim.url}/accounts/{account}/transactions"
+    r = requests.post(f"{sim.url}/_sim/options", json={"legacyLinks": True})
+    assert r.json()["legacyLinks"] is True
+    doc = http.get(f"{url}?page[limit]=7").json()
+    assert doc["links"]["next"] == f"{url}?after={doc['data'][-1]['id']}"
+    second = http.get(doc["links"]["next"]).json()
+    assert len(second["data"]) == 10  # Ponto's default page size
+    assert second["links"]["prev"] == f"{url}?before={second['data'][0]['id']}"
+
+
 def test_paging_errors(sim: Simulator, http: requests.Session) -> None:
     url = f"{sim.url}/accounts/{sim.account_ids[0]}/transactions"
     for params in (

@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-ttl", type=int, default=1799)
     parser.add_argument("--time-zone", default="Europe/Brussels")
     parser.add_argument(
+        "--list-order",
+        choices=["date", "created"],
+        default="date",
+        help="list transactions newest date first, or newest created first",
+    )
+    parser.add_argument(
+        "--legacy-links", action="store_true", help="old-style links.next (?after=<id>)"
+    )
+    parser.add_argument(
         "--grow-every",
         type=_positive,
         default=None,
@@ -83,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         token_ttl=args.token_ttl,
         time_zone=args.time_zone,
+        list_order=args.list_order,
+        legacy_links=args.legacy_links,
     )
     sim.start()
     try:

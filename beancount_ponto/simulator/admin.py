@@ -13,6 +13,8 @@ Contract (JSON in, JSON out; never faulted, never logged; no authentication):
   expire_tokens, expire_consent (needs ``account``), clear -> 200 with the state.
 * ``POST /_sim/queue`` ``{"account", "count"}`` -> ``{"account", "queued"}``.
 * ``POST /_sim/grow`` -> one generated transaction on a random account.
+* ``POST /_sim/options`` ``{"listOrder"?: "date"|"created", "legacyLinks"?: bool}``
+  -> 200 with the state.
 Bad input answers 400 ``validationError``; unknown accounts 404.
 """
 
@@ -32,6 +34,7 @@ from beancount_ponto.simulator.messages import (
     not_found,
     validation_error,
 )
+from beancount_ponto.simulator.records import LIST_ORDERS
 
 if TYPE_CHECKING:
     from beancount_ponto.simulator.messages import Request
@@ -158,7 +161,23 @@ def _queue(state: SimState, body: dict[str, Any]) -> Response:
     return json_response(200, {"account": account, "queued": queued})
 
 
-_POSTS = {"transactions": _add_transaction, "faults": _faults, "queue": _queue}
+def _options(state: SimState, body: dict[str, Any]) -> Response:
+    order = body.get("listOrder")
+    if order is not None and order not in LIST_ORDERS:
+        raise _Invalid(f"listOrder must be one of {', '.join(LIST_ORDERS)}", "listOrder")
+    legacy = body.get("legacyLinks")
+    if legacy is not None and not isinstance(legacy, bool):
+        raise _Invalid("legacyLinks must be true or false", "legacyLinks")
+    state.set_options(list_order=order, legacy_links=legacy)
+    return json_response(200, state.summary())
+
+
+_POSTS = {
+    "transactions": _add_transaction,
+    "faults": _faults,
+    "queue": _queue,
+    "options": _options,
+}
 
 
 def handle(state: SimState, req: Request, segs: list[str]) -> Response:

@@ -277,7 +277,7 @@ class Api:
         except PagingError as exc:
             return validation_error(str(exc), exc.attribute)
         items = [draw(seq.at(i)) for i in range(pg.start, pg.end)]
-        links, paging = render.paged_links(url, items, pg, limit)
+        links, paging = render.paged_links(url, items, pg, limit, legacy=self.state.legacy_links)
         return json_response(
             200, {"data": items, "links": links, "meta": {"paging": paging, **meta}}
         )

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from decimal import Decimal
     from types import TracebackType
 
+    from beancount_ponto.simulator.records import ListOrder
+
 
 class Simulator:
     """A real HTTP server speaking the Ponto API (custom integration flavour).
@@ -41,6 +43,9 @@ class Simulator:
         account_sizes: one entry per account (overrides
             ``transactions_per_account`` and the number of accounts; entries
             after the third add EUR checking accounts).
+        list_order: ``"date"`` lists newest entry date first; ``"created"`` lists
+            newest ``createdAt`` first, as OCA's maintainers describe real Ponto.
+        legacy_links: ``links.next`` is old-style ``?after=<id>``, without a limit.
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature allows positional use
@@ -55,6 +60,9 @@ class Simulator:
         token_ttl: int = 1799,
         time_zone: str = "Europe/Brussels",
         account_sizes: list[int] | None = None,
+        *,
+        list_order: ListOrder = "date",
+        legacy_links: bool = False,
     ) -> None:
         sizes = list(account_sizes) if account_sizes is not None else [transactions_per_account] * 3
         self._state = SimState(
@@ -65,6 +73,8 @@ class Simulator:
             today=today,
             token_ttl=token_ttl,
             time_zone=time_zone,
+            list_order=list_order,
+            legacy_links=legacy_links,
         )
         self._host = host
         self._port = port
@@ -245,6 +255,12 @@ class Simulator:
         ``accountTransactionsWithUnsettled`` synchronization of that account succeeds.
         """
         self._state.queue(account_id, count)
+
+    def set_options(
+        self, *, list_order: ListOrder | None = None, legacy_links: bool | None = None
+    ) -> None:
+        """Switch the list order or the style of ``links.next`` (None = unchanged)."""
+        self._state.set_options(list_order=list_order, legacy_links=legacy_links)
 
     # -- faults -------------------------------------------------------------------
     def fail_next(self, n: int, status: int = 503, path_contains: str | None = None) -> None:

@@ -3,7 +3,9 @@
 Contract:
 
 * :class:`Txn` is one (pending) transaction; its list order is newest first by
-  ``(execution_date, created_at, id)`` descending.
+  ``(execution_date, created_at, id)`` descending (``"date"``, the default) or,
+  as OCA's maintainers describe real Ponto, by ``(created_at, id)`` descending
+  (``"created"``: a late delivery with an old date comes first).
 * :class:`TxnList` keeps transactions sorted with an id -> position index, so
   :func:`page` costs O(limit) per request; inserting re-indexes only the items
   after the insertion point (O(1) for the usual "newest" insert).
@@ -18,13 +20,16 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from decimal import Decimal
 
 #: The sort key of a transaction: ascending means oldest first.
 TxnKey = tuple[dt.date, dt.datetime, str]
+#: How a transaction list is sorted: by entry date, or by when Ponto created the record.
+ListOrder = Literal["date", "created"]
+LIST_ORDERS: tuple[ListOrder, ...] = ("date", "created")
 
 
 class PagingError(ValueError):
@@ -111,10 +116,19 @@ class ListSeq(Generic[T]):
 class TxnList:
     """Transactions kept oldest-first internally and served newest-first."""
 
-    def __init__(self, items: list[Txn] | None = None) -> None:
-        self._items: list[Txn] = sorted(items or [], key=lambda t: t.key)
-        self._keys: list[TxnKey] = [t.key for t in self._items]
+    def __init__(self, items: list[Txn] | None = None, order: ListOrder = "date") -> None:
+        self.order: ListOrder = order
+        self._items: list[Txn] = sorted(items or [], key=self._key)
+        self._keys: list[TxnKey] = [self._key(t) for t in self._items]
         self._pos: dict[str, int] = {t.id: i for i, t in enumerate(self._items)}
+
+    def _key(self, txn: Txn) -> TxnKey:
+        # By creation: a constant first field leaves (created_at, id) to decide.
+        return txn.key if self.order == "date" else (dt.date.min, txn.created_at, txn.id)
+
+    def reordered(self, order: ListOrder) -> TxnList:
+        """The same transactions sorted by ``order``."""
+        return TxnList(self._items, order)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -144,7 +158,7 @@ class TxnList:
         """
         if txn.id in self._pos:
             raise ValueError(f"duplicate transaction id {txn.id}")
-        key = txn.key
+        key = self._key(txn)
         where = bisect.bisect_right(self._keys, key)
         self._keys.insert(where, key)
         self._items.insert(where, txn)
@@ -156,8 +170,14 @@ class TxnList:
         return self._items[::-1]
 
     def newest(self) -> Txn | None:
-        """The newest transaction, or None when empty."""
+        """The newest transaction in list order, or None when empty."""
         return self._items[-1] if self._items else None
+
+    def latest_day(self) -> dt.date | None:
+        """The latest execution date, whatever the list order (None when empty)."""
+        if self.order == "date":
+            return self._items[-1].execution_date if self._items else None
+        return max((t.execution_date for t in self._items), default=None)
 
 
 @dataclass(slots=True)

@@ -124,8 +124,7 @@ def synchronization(sync: SyncRec, base: str) -> dict[str, Any]:
 
 def account(acc: AccountRec, base: str, fi_id: str, zone: ZoneInfo) -> dict[str, Any]:
     """An ``account`` resource; balances equal the sum of its transactions."""
-    newest = acc.txns.newest()
-    reference_day = newest.execution_date if newest else acc.synchronized_at.astimezone(zone).date()
+    reference_day = acc.txns.latest_day() or acc.synchronized_at.astimezone(zone).date()
     reference_date = iso(local_midnight(reference_day, zone))
     changed = iso(acc.balance_changed_at)
     observed = iso(acc.balance_changed_at + dt.timedelta(milliseconds=26))
@@ -205,16 +204,33 @@ def financial_institution(fi_id: str, time_zone: str) -> dict[str, Any]:
 
 
 def paged_links(
-    collection_url: str, items: list[dict[str, Any]], pg: Page, limit: int
+    collection_url: str,
+    items: list[dict[str, Any]],
+    pg: Page,
+    limit: int,
+    *,
+    legacy: bool = False,
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """The ``links`` and ``meta.paging`` of one page of a collection."""
+    """The ``links`` and ``meta.paging`` of one page of a collection.
+
+    With ``legacy``, ``next`` and ``prev`` are old-style ``?after=<id>`` /
+    ``?before=<id>`` links without a limit, as in Ibanity's Java fixtures.
+    """
     links = {"first": f"{collection_url}?page[limit]={limit}"}
     before = items[0]["id"] if items and pg.has_prev else None
     after = items[-1]["id"] if items and pg.has_next else None
     if after is not None:
-        links["next"] = f"{collection_url}?page[after]={after}&page[limit]={limit}"
+        links["next"] = (
+            f"{collection_url}?after={after}"
+            if legacy
+            else f"{collection_url}?page[after]={after}&page[limit]={limit}"
+        )
     if before is not None:
-        links["prev"] = f"{collection_url}?page[before]={before}&page[limit]={limit}"
+        links["prev"] = (
+            f"{collection_url}?before={before}"
+            if legacy
+            else f"{collection_url}?page[before]={before}&page[limit]={limit}"
+        )
     return links, {"limit": limit, "before": before, "after": after}
 
 

@@ -11,6 +11,12 @@ Contract:
   transactions, kept true by every insertion (added, queued-on-sync, grown).
 * Unknown account ids raise :class:`KeyError`; bad amounts raise ``ValueError``/
   ``TypeError`` (never float money).
+* Switches (constructor and :meth:`SimState.set_options`): ``list_order``
+  (``"date"``: newest entry date first; ``"created"``: newest ``createdAt``
+  first, as real Ponto is reported to list) and ``legacy_links`` (old-style
+  ``links.next`` = ``?after=<id>`` without a limit).
+* ``createdAt`` of a transaction booked at run time is the simulated now (never
+  in the future, also for a future-dated one), and at least its day's 01:00.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from zoneinfo import ZoneInfo
 from beancount_ponto.simulator.data import build_accounts, make_txn, new_id
 from beancount_ponto.simulator.faults import Fault, FaultQueue
 from beancount_ponto.simulator.jsonutil import dumps, iso, local_midnight, truncate_ms
-from beancount_ponto.simulator.records import AccountRec, SyncRec, Txn
+from beancount_ponto.simulator.records import (
+    LIST_ORDERS,
+    AccountRec,
+    ListOrder,
+    SyncRec,
+    Txn,
+)
 
 TXN_SUBTYPES = ("accountTransactions", "accountTransactionsWithUnsettled")
 SYNC_SUBTYPES = ("accountDetails", *TXN_SUBTYPES)
@@ -67,6 +79,8 @@ class SimState:
         today: dt.date | None,
         token_ttl: int,
         time_zone: str,
+        list_order: ListOrder = "date",
+        legacy_links: bool = False,
     ) -> None:
         if any(size < 0 for size in sizes):
             raise ValueError("transaction counts must not be negative")
@@ -102,6 +116,28 @@ class SimState:
         self.syncs: dict[str, SyncRec] = {a.latest_sync.id: a.latest_sync for a, _ in pairs}
         self.faults = FaultQueue()
         self._log: list[tuple[str, str, int]] = []
+        self.list_order: ListOrder = "date"
+        self.legacy_links = legacy_links
+        self.set_options(list_order=list_order)
+
+    def set_options(
+        self, *, list_order: ListOrder | None = None, legacy_links: bool | None = None
+    ) -> None:
+        """Switch how lists are sorted and how ``links.next`` looks (None = unchanged).
+
+        Raises:
+            ValueError: an unknown list order.
+        """
+        if list_order is not None and list_order not in LIST_ORDERS:
+            raise ValueError(f"list_order must be one of {', '.join(LIST_ORDERS)}")
+        with self.lock:
+            if legacy_links is not None:
+                self.legacy_links = legacy_links
+            if list_order is not None and list_order != self.list_order:
+                self.list_order = list_order
+                for account in self.accounts.values():
+                    account.txns = account.txns.reordered(list_order)
+                    account.pending = account.pending.reordered(list_order)
 
     # -- clock ------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -155,8 +191,10 @@ class SimState:
 
     def _next_created(self, day: dt.date) -> dt.datetime:
         created = max(self.now(), self._last_created + dt.timedelta(milliseconds=1))
+        if day <= self.today():
+            created = max(created, local_midnight(day, self.zone) + dt.timedelta(hours=1))
         self._last_created = created
-        return max(created, local_midnight(day, self.zone) + dt.timedelta(hours=1))
+        return created
 
     def _insert(self, account: AccountRec, txn: Txn) -> None:
         account.txns.add(txn)
@@ -323,6 +361,8 @@ class SimState:
             return {
                 "now": iso(self.now()),
                 "today": self.today().isoformat(),
+                "listOrder": self.list_order,
+                "legacyLinks": self.legacy_links,
                 "accounts": [
                     {
                         "id": a.id,
