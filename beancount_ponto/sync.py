@@ -304,6 +304,18 @@ def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]])
             result.notes.append(f"balance asserted on {entry.date}")
 
 
+def _readable_accounts(run: _Run, results: dict[str, AccountResult]) -> dict[str, Account]:
+    """The accounts Ponto lists; a malformed one fails its own result only."""
+    accounts: dict[str, Account] = {}
+    for ponto_id, found in run.client.accounts_each().items():
+        if isinstance(found, PontoError):
+            if ponto_id in results:
+                results[ponto_id].error = str(found)
+        else:
+            accounts[ponto_id] = found
+    return accounts
+
+
 def _execute(run: _Run, result: SyncResult) -> SyncResult:
     links = sorted(run.config.links.values(), key=lambda link: link.account)
     if not links:
@@ -314,7 +326,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
     results = {link.ponto_id: AccountResult(link.ponto_id, link.account) for link in links}
     result.accounts = list(results.values())
     try:
-        accounts = {a.id: a for a in run.client.accounts()}
+        accounts = _readable_accounts(run, results)
         if run.options.refresh and refresh(
             run.client,
             run.state,
@@ -323,7 +335,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             results=results,
             options=run.options,
         ):
-            accounts = {a.id: a for a in run.client.accounts()}
+            accounts = _readable_accounts(run, results)
     except PontoError as exc:
         accounts = {}
         for item in result.accounts:
