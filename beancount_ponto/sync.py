@@ -16,6 +16,12 @@ Contract of :func:`run_sync`:
   the crash-safe protocol of :mod:`beancount_ponto.state`; stopping between
   batches (SIGTERM) or crashing anywhere leaves a valid ledger and the next
   run completes the set exactly once.
+* Nothing the ledger would reject is written (:mod:`beancount_ponto.admit`):
+  such an account fails with a line naming the fix, and nothing of it is
+  written or logged, so it all arrives once the ledger is fixed. An account no
+  ``open`` names is opened by bean-ponto at the earlier of 1970-01-01 and the
+  oldest entry written for it; an older later arrival is refused ("move that
+  open earlier").
 * A balance assertion is added per account and Ponto reference date, only
   when the ledger's balance matches the bank's (checked by one full load of
   the ledger, at most once per new reference date), so the ledger keeps
@@ -32,6 +38,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from beancount_ponto import balance
+from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
 from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import check_consent
 from beancount_ponto.convert import (
@@ -40,7 +47,7 @@ from beancount_ponto.convert import (
     format_entries,
     transaction_to_entry,
 )
-from beancount_ponto.errors import ConfigError, LedgerError, PontoError
+from beancount_ponto.errors import ConfigError, PontoError
 from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
@@ -72,7 +79,6 @@ log = logging.getLogger(__name__)
 __all__ = ["AccountResult", "SyncOptions", "SyncResult", "run_sync"]
 
 BATCH_SIZE = 500
-OPEN_DATE = "1970-01-01"
 
 
 class _Run:
@@ -88,7 +94,7 @@ class _Run:
         self.options = options
         self.state = SyncState.load(output)
         self._scan: LedgerScan | None = None
-        self.opened: set[str] = set()
+        self.opened: dict[str, dt.date] = {}  # opens written in this run, with their date
         self.dry_texts: list[str] = []
         self.backdated = False
         self._zones: dict[str, dt.tzinfo] = {}
@@ -145,19 +151,25 @@ class _Run:
         self._zones[account.id] = account_zone(self.config, link, bank_zone)
         return self._zones[account.id]
 
-    def write(self, entries_text: str, ids: list[str], accounts_used: set[str]) -> None:
-        """Append one batch through the crash-safe protocol."""
-        missing = sorted(a for a in accounts_used - self.scan.open_accounts - self.opened)
-        opens = "".join(f"{OPEN_DATE} open {name}\n" for name in missing)
+    def write(
+        self, entries_text: str, ids: list[str], accounts_used: set[str], oldest: dt.date | None
+    ) -> None:
+        """Append one batch through the crash-safe protocol.
+
+        Accounts no ``open`` names are opened first, at :func:`auto_open_date`
+        of ``oldest`` (the oldest entry the caller will write for them).
+        """
+        missing = sorted(a for a in accounts_used - self.scan.open_accounts - set(self.opened))
+        day = auto_open_date(oldest)
+        opens = "".join(f"{day} open {name}\n" for name in missing)
         text = (opens + "\n" if opens else "") + entries_text
-        if self.options.dry_run:
-            self.opened.update(missing)
+        if not self.options.dry_run:
+            self.state.begin_batch(ids)
+            append_text(self.output, text)
+            self.state.end_batch()
+        else:
             self.dry_texts.append(text)
-            return
-        self.state.begin_batch(ids)
-        append_text(self.output, text)
-        self.state.end_batch()
-        self.opened.update(missing)
+        self.opened.update(dict.fromkeys(missing, day))
 
 
 def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
@@ -178,7 +190,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     asserted = str(run.state.account(account.id).get("asserted_until", ""))
 
     seen: set[str] = set()
-    span: list[dt.date] = []  # the oldest and newest date written
+    new = NewEntries()  # what the new entries ask of the ledger
 
     def fresh() -> Iterator[tuple[str, str]]:
         for tx, known in walk(
@@ -196,7 +208,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             seen.add(tx.id)
             if not known:
                 day = entry_date(tx, options.time_zone, link.use_value_date)
-                span[:] = [min([day, *span[:1]]), max([day, *span[1:]])]
+                new.add(tx.id, day, tx.currency, tx.amount, tx.fee)
                 if day.isoformat() < asserted:
                     # Remembered with the batch: a crash before the check must not
                     # leave one of our balance assertions failing for good.
@@ -218,8 +230,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             result.new = 0
             result.stopped = True
             return
-        if span:
-            _check_open(run, link, span[0], span[1])
+        check_account(run.scan, run.opened, (link.account, run.config.counter_account), new)
         written = 0
         for stop in range(len(offsets), 0, -BATCH_SIZE):
             if run.stopping():
@@ -234,32 +245,10 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 pid, text = json.loads(handle.readline())
                 ids.append(pid)
                 texts.append(text)
-            run.write("\n".join(texts), ids, {link.account, run.config.counter_account})
+            run.write("\n".join(texts), ids, {link.account, run.config.counter_account}, new.oldest)
             written += len(ids)
             if len(offsets) > BATCH_SIZE:
                 run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
-
-
-def _check_open(run: _Run, link: AccountLink, oldest: dt.date, newest: dt.date) -> None:
-    """Refuse entries the ledger would reject: dated before an open or after a close.
-
-    Raises:
-        LedgerError: nothing is written for the account; the next run retries.
-    """
-    for name in (link.account, run.config.counter_account):
-        opened = run.scan.opened_on.get(name)
-        if opened is not None and oldest < opened:
-            raise LedgerError(
-                f"new transactions from {oldest} predate `{opened} open {name}` in your "
-                f"ledger; move that open earlier, or set start_date = {opened} for this "
-                "account in ponto.toml (nothing written for this account)"
-            )
-        closed = run.scan.closed_on.get(name)
-        if closed is not None and newest >= closed:
-            raise LedgerError(
-                f"new transactions up to {newest} fall after `{closed} close {name}` in your "
-                "ledger; reopen the account or unlink it (nothing written for this account)"
-            )
 
 
 def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[Balance]:
@@ -276,7 +265,23 @@ def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[
 
 
 def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]]) -> None:
-    """Write the candidate assertions the ledger agrees with; note the others."""
+    """Write the candidate assertions the ledger agrees with; note the others.
+
+    One the ledger would reject (currency not allowed, before the ``open``) is
+    noted and left unchecked, so it is considered again once the ledger is fixed.
+    """
+    acceptable: list[tuple[AccountResult, Balance]] = []
+    for result, entry in candidates:
+        refusal = balance_refusal(
+            run.scan, run.opened, entry.account, entry.amount.currency, entry.date
+        )
+        if refusal is None:
+            acceptable.append((result, entry))
+        else:
+            result.notes.append(refusal)
+    candidates = acceptable
+    if not candidates:
+        return
     totals = balance.ledger_balances(
         run.ledger, [(b.account, b.amount.currency, b.date) for _, b in candidates]
     )
@@ -299,6 +304,7 @@ def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]])
             format_entries(entries),
             [str(e.meta["ponto_balance"]) for e in entries],
             {e.account for e in entries},
+            min(e.date for e in entries),
         )
         for result, entry in keep:
             result.notes.append(f"balance asserted on {entry.date}")
