@@ -121,6 +121,19 @@ class _Reader:
             return str(value)
         return value
 
+    def lines(self, key: str) -> str | None:
+        """Text that may come as a list of lines (or an object of labelled lines).
+
+        The lines are joined with line breaks, which
+        :func:`~beancount_ponto.convert.clean_text` turns into ``" | "``.
+        """
+        value = self.attributes.get(key)
+        if isinstance(value, dict):
+            value = [f"{k}: {v}" for k, v in value.items() if v not in (None, "")]
+        if isinstance(value, list):
+            value = "\n".join(str(item) for item in value if item not in (None, ""))
+        return self.string(key) if not isinstance(value, str) else value or None
+
     def required_string(self, key: str) -> str:
         value = self.required(key)
         if not isinstance(value, str):
@@ -269,6 +282,8 @@ class Transaction:
     digest: str | None = None
     card_reference: str | None = None
     card_reference_type: str | None = None
+    details: str | None = None
+    remittance_information_array: str | None = None
     fee: Decimal | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
@@ -278,6 +293,9 @@ class Transaction:
         """Build from a JSON:API ``transaction`` or ``pendingTransaction`` resource.
 
         ``executionDate`` falls back to ``valueDate`` when a bank leaves it out.
+        ``details`` and ``remittanceInformationUnstructuredArray`` (undocumented;
+        some banks put the communication there, OCA issue #891) may be text or
+        a list of lines.
         """
         r = _Reader(resource, "transaction")
         value_date = r.timestamp("valueDate")
@@ -295,6 +313,8 @@ class Transaction:
             fee=r.decimal("fee"),
             created_at=r.timestamp("createdAt"),
             updated_at=r.timestamp("updatedAt"),
+            details=r.lines("details"),
+            remittance_information_array=r.lines("remittanceInformationUnstructuredArray"),
             **texts,
         )
 
