@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -125,7 +125,8 @@ def test_an_out_of_range_transaction_date_fails_that_account_only(
     ws: Workspace, stamp: str, field: str
 ) -> None:
     broken = ws.sim.account_ids[0]
-    ws.sim.add_transaction(broken, "-1.00", **{field: stamp})
+    verbatim: dict[str, Any] = {field: stamp}
+    ws.sim.add_transaction(broken, "-1.00", **verbatim)
     result = ws.sync()
     error = of(result, broken).error
     assert error and "Ponto sent" in error and stamp in error

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from beancount import loader
+from beancount.core import data
 
 from tests.conftest import bean_check
 
 if TYPE_CHECKING:
-    from beancount.core import data
-
     from tests.conftest import Workspace
 
 
 def entry_of(ws: Workspace, ponto_id: str) -> data.Transaction:
     entries, _errors, _options = loader.load_file(str(ws.ledger))
-    return next(e for e in entries if getattr(e, "meta", {}).get("ponto_id") == ponto_id)
+    found = next(e for e in entries if getattr(e, "meta", {}).get("ponto_id") == ponto_id)
+    assert isinstance(found, data.Transaction)
+    return found
 
 
 def add(ws: Workspace, remittance: str | None, **attributes: Any) -> str:

@@ -184,3 +184,24 @@ def test_a_balance_in_a_currency_the_open_does_not_allow_is_not_asserted(tmp_pat
         notes = of(result, ws.sim.account_ids[2]).notes
         assert any("no balance assertion in USD" in n and "add USD" in n for n in notes), notes
         assert "balance Assets:Bank:Dollars" not in ws.output_text()
+
+
+def test_the_scan_reads_the_currencies_each_open_allows(tmp_path: Path) -> None:
+    from beancount_ponto.ledger import scan_ledger
+
+    ledger = tmp_path / "main.beancount"
+    ledger.write_text(
+        "2000-01-01 open Assets:A EUR,USD ; two\n"
+        '2000-01-01 open Assets:B  EUR, CHF "FIFO"\n'
+        "2000-01-01 open Assets:C\n"
+        '  note: "any"\n'
+        "2001-01-01 open Assets:D GBP\n"
+        "2000-06-01 open Assets:D\n",  # the earliest open rules (bean-check reports the other)
+        encoding="utf-8",
+    )
+    scan = scan_ledger(ledger)
+    assert scan.currencies == {
+        "Assets:A": frozenset({"EUR", "USD"}),
+        "Assets:B": frozenset({"EUR", "CHF"}),
+    }
+    assert scan.opened_on["Assets:D"] == dt.date(2000, 6, 1)
