@@ -230,7 +230,8 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             result.new = 0
             result.stopped = True
             return
-        check_account(run.scan, run.opened, (link.account, run.config.counter_account), new)
+        if new.oldest is not None:  # an idle run does not scan the ledger
+            check_account(run.scan, run.opened, (link.account, run.config.counter_account), new)
         written = 0
         for stop in range(len(offsets), 0, -BATCH_SIZE):
             if run.stopping():

@@ -205,3 +205,23 @@ def test_the_scan_reads_the_currencies_each_open_allows(tmp_path: Path) -> None:
         "Assets:B": frozenset({"EUR", "CHF"}),
     }
     assert scan.opened_on["Assets:D"] == dt.date(2000, 6, 1)
+
+
+def test_the_checks_cost_an_idle_run_no_ledger_scan(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from beancount_ponto import sync as sync_module
+
+    ws.sync()
+    ws.sync()  # settles the balance assertions
+    scans: list[Path] = []
+    real = sync_module.scan_ledger
+
+    def counting(main: Path, extra: Path | None = None) -> object:
+        scans.append(main)
+        return real(main, extra)
+
+    monkeypatch.setattr(sync_module, "scan_ledger", counting)
+    result = ws.sync()
+    assert result.ok and result.new == 0
+    assert scans == []
