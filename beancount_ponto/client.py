@@ -300,6 +300,26 @@ class PontoClient:
         """Every account the integration may read."""
         return [Account.from_api(r) for r in self.paginate("accounts")]
 
+    def accounts_each(self) -> dict[str, Account | MalformedResponseError]:
+        """Every account the integration may read, by id, each parsed on its own.
+
+        An account whose resource is malformed (e.g. an out-of-range consent
+        date) maps to its error, so only that account fails.
+
+        Raises:
+            MalformedResponseError: the list itself, or a resource's id, is unusable.
+        """
+        found: dict[str, Account | MalformedResponseError] = {}
+        for resource in self.paginate("accounts"):
+            rid = resource.get("id") if isinstance(resource, dict) else None
+            if not isinstance(rid, str) or not rid:
+                raise MalformedResponseError("Ponto sent an account without an id")
+            try:
+                found[rid] = Account.from_api(resource)
+            except MalformedResponseError as exc:
+                found[rid] = exc
+        return found
+
     def account(self, account_id: str) -> Account:
         """One account by Ponto id."""
         return Account.from_api(self.get_resource(f"accounts/{account_id}"))

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.myponto.com"
 CONFIG_ENV = "BEAN_PONTO_CONFIG"
 DEFAULT_CONFIG_NAME = "ponto.toml"
+#: The zone of an account's dates when neither the link, the config nor the bank names one.
+DEFAULT_ZONE = "Europe/Brussels"
 _ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[\w\-]+)+$", re.UNICODE)
 
 
@@ -85,8 +87,14 @@ def account_zone(
     """The time zone an account's dates follow.
 
     The link's zone, else the configuration's, else the bank's (``bank_zone``
-    is called only then, as it may ask Ponto), else the machine's own. A bank
-    zone Python does not know falls back to the machine's.
+    is called only then, as it may ask Ponto), else :data:`DEFAULT_ZONE`
+    (``Europe/Brussels``), never the machine's own: every bank Ponto serves
+    keeps Central European time, and Ponto's real answers leave the bank's
+    ``timeZone`` out. Brussels gives the bank's day under both conventions seen
+    for booking dates (``T00:00:00.000Z`` of the day, or the bank's midnight in
+    UTC, ``T23:00:00.000Z`` / ``T22:00:00.000Z`` the day before); UTC gives the
+    second one a day early. A bank zone Python does not know falls back to
+    :data:`DEFAULT_ZONE` too.
     """
     name = (link.time_zone if link else None) or config.time_zone
     if name:
@@ -97,7 +105,7 @@ def account_zone(
             return zone(bank)
         except ConfigError:
             pass
-    return local_zone()
+    return zone(DEFAULT_ZONE)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,13 @@ Contract: everything here is pure (no I/O, no clock, no network).
   into a balanced ``beancount.core.data.Transaction`` with two explicit postings:
   the linked account gets exactly the Decimal amount Ponto sent, the counter
   account its negation. The entry date is the bank's local date (see
-  :func:`local_date`). Metadata starts with ``ponto_id`` (the dedup key), followed
-  by the non-empty bank fields in a fixed order.
+  :func:`local_date`). The narration is the communication
+  (``remittanceInformation``), else ``details``, else
+  ``remittanceInformationUnstructuredArray``, else the bank's ``description``;
+  the ones not used there go to metadata (``description``, ``details``,
+  ``remittance_information_array``) unless they repeat the narration.
+  Metadata starts with ``ponto_id`` (the dedup key), followed by the non-empty
+  bank fields in a fixed order (``internal_reference`` included).
 * :func:`balance_to_entry` turns an :class:`~beancount_ponto.models.Account`'s
   current balance into a ``balance`` assertion on the day after its reference date.
 * :func:`clean_text` makes bank text one safe line: NFC, line breaks and ``<br>``
@@ -235,7 +240,9 @@ def transaction_to_entry(tx: Transaction, options: ConvertOptions) -> data.Trans
 
     remittance = clean_text(tx.remittance_information)
     description = clean_text(tx.description)
-    narration = remittance or description or ""
+    details = clean_text(tx.details)
+    array = clean_text(tx.remittance_information_array)
+    narration = remittance or details or array or description or ""
     structured = (tx.remittance_information_type or "").strip().lower() == "structured"
     end_to_end = clean_text(tx.end_to_end_id)
     if end_to_end is not None and end_to_end.upper() == _NOT_PROVIDED:
@@ -243,7 +250,9 @@ def transaction_to_entry(tx: Transaction, options: ConvertOptions) -> data.Trans
     fee = _check_amount(tx.fee, f"{what} fee") if tx.fee is not None else None
 
     candidates: list[tuple[str, object]] = [
-        ("description", description if remittance and description != remittance else None),
+        ("description", description if description != narration else None),
+        ("details", details if details != narration else None),
+        ("remittance_information_array", array if array != narration else None),
         ("counterpart_iban", clean_text(tx.counterpart_reference)),
         ("structured_reference", remittance if structured else None),
         ("end_to_end_id", end_to_end),
@@ -255,6 +264,7 @@ def transaction_to_entry(tx: Transaction, options: ConvertOptions) -> data.Trans
         ("card_reference", clean_text(tx.card_reference)),
         ("card_reference_type", clean_text(tx.card_reference_type)),
         ("additional_information", clean_text(tx.additional_information)),
+        ("internal_reference", clean_text(tx.internal_reference)),
         ("fee", _meta_number(fee) if fee else None),
         (other_key, other if other is not None and other != date else None),
     ]

@@ -162,11 +162,13 @@ class PontoImporter(Importer):
         entries: list[data.Directive] = []
         failures: list[str] = []
         try:
-            accounts = {a.id: a for a in client.accounts()}
+            accounts = client.accounts_each()
             zones: dict[str, str | None] = {}
             for link in config.links.values():
                 try:
                     account = accounts.get(link.ponto_id)
+                    if isinstance(account, PontoError):
+                        raise account
                     if account is None:
                         raise PontoError(
                             f"Ponto account {link.ponto_id} is no longer shared with this "

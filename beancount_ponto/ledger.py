@@ -6,8 +6,8 @@ fraction of ``bean-check``:
 * :func:`ledger_files` follows ``include`` directives (relative paths and
   globs) from the main file.
 * :func:`scan_ledger` collects every ``ponto_id:`` / ``ponto_balance:``
-  metadata value and every opened account in those files, wherever the user
-  moved the entries.
+  metadata value and every opened account (with the currencies its ``open``
+  allows) in those files, wherever the user moved the entries.
 
 Writing goes only to the output file, through :func:`append_text`: the new
 content is written to a temporary file and renamed over the output, so a
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 _INCLUDE_RE = re.compile(r'^include[ \t]+"([^"\n]+)"', re.MULTILINE)
 _ID_RE = re.compile(r'^[ \t]+ponto_(?:id|balance):[ \t]*"([^"\\\n]+)"', re.MULTILINE)
-_OPEN_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+open[ \t]+([^\s;]+)", re.MULTILINE)
+_OPEN_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+open[ \t]+([^\s;]+)([^\n;\"]*)", re.MULTILINE)
+_CURRENCY_SPLIT_RE = re.compile(r"[\s,]+")
 _CLOSE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+close[ \t]+([^\s;]+)", re.MULTILINE)
 
 OUTPUT_HEADER = (
@@ -122,6 +123,8 @@ class LedgerScan:
     ids: set[str] = field(default_factory=set)
     opened_on: dict[str, dt.date] = field(default_factory=dict)
     closed_on: dict[str, dt.date] = field(default_factory=dict)
+    #: the currencies an account's (earliest) ``open`` lists; absent = any currency
+    currencies: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def open_accounts(self) -> set[str]:
@@ -144,11 +147,20 @@ def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
     for path in to_read:
         text = _read(path)
         scan.ids.update(_ID_RE.findall(text))
-        for pattern, into in ((_OPEN_RE, scan.opened_on), (_CLOSE_RE, scan.closed_on)):
-            for day, account in pattern.findall(text):
-                with contextlib.suppress(ValueError):  # bean-check reports bad dates
-                    date = dt.date.fromisoformat(day)
-                    into[account] = min(date, into.get(account, date))
+        for day, account, rest in _OPEN_RE.findall(text):
+            with contextlib.suppress(ValueError):  # bean-check reports bad dates
+                date = dt.date.fromisoformat(day)
+                if date <= scan.opened_on.get(account, date):
+                    scan.opened_on[account] = date
+                    listed = frozenset(c for c in _CURRENCY_SPLIT_RE.split(rest) if c)
+                    if listed:
+                        scan.currencies[account] = listed
+                    else:
+                        scan.currencies.pop(account, None)
+        for day, account in _CLOSE_RE.findall(text):
+            with contextlib.suppress(ValueError):
+                date = dt.date.fromisoformat(day)
+                scan.closed_on[account] = min(date, scan.closed_on.get(account, date))
     return scan
 
 

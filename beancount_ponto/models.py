@@ -4,7 +4,9 @@ Each record is a frozen dataclass built by ``from_api(resource)`` from one
 JSON:API resource object (``{"type", "id", "attributes", "meta", ...}``).
 Money is :class:`~decimal.Decimal`, never ``float``: the client parses JSON
 numbers with ``parse_float=Decimal`` and :func:`to_decimal` refuses floats.
-Timestamps are timezone-aware UTC :class:`~datetime.datetime` values.
+Timestamps are timezone-aware UTC :class:`~datetime.datetime` values, at least
+:data:`TIMESTAMP_MARGIN` away from the ends of what ``datetime`` can hold, so any
+zone's date of one (and the day after it) exists.
 A resource missing a required field raises
 :class:`~beancount_ponto.errors.MalformedResponseError` naming the field.
 """
@@ -19,6 +21,12 @@ from typing import Any
 from beancount_ponto.errors import MalformedResponseError
 
 Resource = dict[str, Any]
+
+#: How far a timestamp must stay from year 1 and year 9999's ends: any UTC offset
+#: (at most a day) plus the day after a balance's reference date.
+TIMESTAMP_MARGIN = dt.timedelta(days=2)
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + TIMESTAMP_MARGIN
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - TIMESTAMP_MARGIN
 
 
 def to_decimal(value: object, what: str = "amount") -> Decimal:
@@ -56,7 +64,10 @@ def parse_timestamp(value: object, what: str = "timestamp") -> dt.datetime:
     taken as UTC, a plain date as UTC midnight.
 
     Raises:
-        MalformedResponseError: if ``value`` is not such a timestamp.
+        MalformedResponseError: if ``value`` is not such a timestamp, or lies
+            within :data:`TIMESTAMP_MARGIN` of the range ``datetime`` can hold
+            (``9999-12-31T23:00:00.000Z``, ``0001-01-01T00:30:00+01:00``): such a
+            value would overflow when dated in a zone.
     """
     if not isinstance(value, str):
         raise MalformedResponseError(f"Ponto sent a {what} that is not a string: {value!r}")
@@ -66,7 +77,13 @@ def parse_timestamp(value: object, what: str = "timestamp") -> dt.datetime:
         raise MalformedResponseError(f"Ponto sent an invalid {what}: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        utc = parsed.astimezone(dt.UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not _EARLIEST <= utc <= _LATEST:
+        raise MalformedResponseError(f"Ponto sent an out-of-range {what}: {value!r}")
+    return utc
 
 
 class _Reader:
@@ -103,6 +120,19 @@ class _Reader:
         if not isinstance(value, str):
             return str(value)
         return value
+
+    def lines(self, key: str) -> str | None:
+        """Text that may come as a list of lines (or an object of labelled lines).
+
+        The lines are joined with line breaks, which
+        :func:`~beancount_ponto.convert.clean_text` turns into ``" | "``.
+        """
+        value = self.attributes.get(key)
+        if isinstance(value, dict):
+            value = [f"{k}: {v}" for k, v in value.items() if v not in (None, "")]
+        if isinstance(value, list):
+            value = "\n".join(str(item) for item in value if item not in (None, ""))
+        return self.string(key) if not isinstance(value, str) else value or None
 
     def required_string(self, key: str) -> str:
         value = self.required(key)
@@ -252,6 +282,8 @@ class Transaction:
     digest: str | None = None
     card_reference: str | None = None
     card_reference_type: str | None = None
+    details: str | None = None
+    remittance_information_array: str | None = None
     fee: Decimal | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
@@ -261,6 +293,9 @@ class Transaction:
         """Build from a JSON:API ``transaction`` or ``pendingTransaction`` resource.
 
         ``executionDate`` falls back to ``valueDate`` when a bank leaves it out.
+        ``details`` and ``remittanceInformationUnstructuredArray`` (undocumented;
+        some banks put the communication there, OCA issue #891) may be text or
+        a list of lines.
         """
         r = _Reader(resource, "transaction")
         value_date = r.timestamp("valueDate")
@@ -278,6 +313,8 @@ class Transaction:
             fee=r.decimal("fee"),
             created_at=r.timestamp("createdAt"),
             updated_at=r.timestamp("updatedAt"),
+            details=r.lines("details"),
+            remittance_information_array=r.lines("remittanceInformationUnstructuredArray"),
             **texts,
         )
 

@@ -20,6 +20,12 @@ Contract of :func:`run_sync`:
   :mod:`beancount_ponto.fetch` says stop, or wholly when its deep check is due
   (:mod:`beancount_ponto.deepcheck`: ``full``, daily, or after a balance
   mismatch); a deep check's outcome is remembered only for a complete run.
+* Nothing the ledger would reject is written (:mod:`beancount_ponto.admit`):
+  such an account fails with a line naming the fix, and nothing of it is
+  written or logged, so it all arrives once the ledger is fixed. An account no
+  ``open`` names is opened by bean-ponto at the earlier of 1970-01-01 and the
+  oldest entry written for it; an older later arrival is refused ("move that
+  open earlier").
 * A balance assertion is added per account and Ponto reference date, only
   when the ledger's balance matches the bank's (checked by one full load of
   the ledger, at most once per new reference date), so the ledger keeps
@@ -36,6 +42,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from beancount_ponto import balance, deepcheck
+from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
 from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import check_consent
 from beancount_ponto.convert import (
@@ -44,7 +51,7 @@ from beancount_ponto.convert import (
     format_entries,
     transaction_to_entry,
 )
-from beancount_ponto.errors import ConfigError, LedgerError, PontoError
+from beancount_ponto.errors import ConfigError, PontoError
 from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
@@ -76,7 +83,6 @@ log = logging.getLogger(__name__)
 __all__ = ["AccountResult", "SyncOptions", "SyncResult", "run_sync"]
 
 BATCH_SIZE = 500
-OPEN_DATE = "1970-01-01"
 
 
 class _Run:
@@ -92,7 +98,7 @@ class _Run:
         self.options = options
         self.state = SyncState.load(output)
         self._scan: LedgerScan | None = None
-        self.opened: set[str] = set()
+        self.opened: dict[str, dt.date] = {}  # opens written in this run, with their date
         self.dry_texts: list[str] = []
         self.backdated = False
         self._zones: dict[str, dt.tzinfo] = {}
@@ -150,19 +156,25 @@ class _Run:
         self._zones[account.id] = account_zone(self.config, link, bank_zone)
         return self._zones[account.id]
 
-    def write(self, entries_text: str, ids: list[str], accounts_used: set[str]) -> None:
-        """Append one batch through the crash-safe protocol."""
-        missing = sorted(a for a in accounts_used - self.scan.open_accounts - self.opened)
-        opens = "".join(f"{OPEN_DATE} open {name}\n" for name in missing)
+    def write(
+        self, entries_text: str, ids: list[str], accounts_used: set[str], oldest: dt.date | None
+    ) -> None:
+        """Append one batch through the crash-safe protocol.
+
+        Accounts no ``open`` names are opened first, at :func:`auto_open_date`
+        of ``oldest`` (the oldest entry the caller will write for them).
+        """
+        missing = sorted(a for a in accounts_used - self.scan.open_accounts - set(self.opened))
+        day = auto_open_date(oldest)
+        opens = "".join(f"{day} open {name}\n" for name in missing)
         text = (opens + "\n" if opens else "") + entries_text
-        if self.options.dry_run:
-            self.opened.update(missing)
+        if not self.options.dry_run:
+            self.state.begin_batch(ids)
+            append_text(self.output, text)
+            self.state.end_batch()
+        else:
             self.dry_texts.append(text)
-            return
-        self.state.begin_batch(ids)
-        append_text(self.output, text)
-        self.state.end_batch()
-        self.opened.update(missing)
+        self.opened.update(dict.fromkeys(missing, day))
 
 
 def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
@@ -188,7 +200,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     )
 
     seen: set[str] = set()
-    span: list[dt.date] = []  # the oldest and newest date written
+    new = NewEntries()  # what the new entries ask of the ledger
 
     def fresh() -> Iterator[tuple[str, str]]:
         for tx, known in walk(
@@ -208,7 +220,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             seen.add(tx.id)
             if not known:
                 day = entry_date(tx, options.time_zone, link.use_value_date)
-                span[:] = [min([day, *span[:1]]), max([day, *span[1:]])]
+                new.add(tx.id, day, tx.currency, tx.amount, tx.fee)
                 if day.isoformat() < asserted:
                     # Remembered with the batch: a crash before the check must not
                     # leave one of our balance assertions failing for good.
@@ -230,8 +242,8 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             result.new = 0
             result.stopped = True
             return
-        if span:
-            _check_open(run, link, span[0], span[1])
+        if new.oldest is not None:  # an idle run does not scan the ledger
+            check_account(run.scan, run.opened, (link.account, run.config.counter_account), new)
         written = 0
         for stop in range(len(offsets), 0, -BATCH_SIZE):
             if run.stopping():
@@ -246,7 +258,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 pid, text = json.loads(handle.readline())
                 ids.append(pid)
                 texts.append(text)
-            run.write("\n".join(texts), ids, {link.account, run.config.counter_account})
+            run.write("\n".join(texts), ids, {link.account, run.config.counter_account}, new.oldest)
             written += len(ids)
             if len(offsets) > BATCH_SIZE:
                 run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
@@ -260,28 +272,6 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                     result.new,
                     balance_to_entry(account, options),
                 )
-            )
-
-
-def _check_open(run: _Run, link: AccountLink, oldest: dt.date, newest: dt.date) -> None:
-    """Refuse entries the ledger would reject: dated before an open or after a close.
-
-    Raises:
-        LedgerError: nothing is written for the account; the next run retries.
-    """
-    for name in (link.account, run.config.counter_account):
-        opened = run.scan.opened_on.get(name)
-        if opened is not None and oldest < opened:
-            raise LedgerError(
-                f"new transactions from {oldest} predate `{opened} open {name}` in your "
-                f"ledger; move that open earlier, or set start_date = {opened} for this "
-                "account in ponto.toml (nothing written for this account)"
-            )
-        closed = run.scan.closed_on.get(name)
-        if closed is not None and newest >= closed:
-            raise LedgerError(
-                f"new transactions up to {newest} fall after `{closed} close {name}` in your "
-                "ledger; reopen the account or unlink it (nothing written for this account)"
             )
 
 
@@ -299,7 +289,23 @@ def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[
 
 
 def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]]) -> None:
-    """Write the candidate assertions the ledger agrees with; note the others."""
+    """Write the candidate assertions the ledger agrees with; note the others.
+
+    One the ledger would reject (currency not allowed, before the ``open``) is
+    noted and left unchecked, so it is considered again once the ledger is fixed.
+    """
+    acceptable: list[tuple[AccountResult, Balance]] = []
+    for result, entry in candidates:
+        refusal = balance_refusal(
+            run.scan, run.opened, entry.account, entry.amount.currency, entry.date
+        )
+        if refusal is None:
+            acceptable.append((result, entry))
+        else:
+            result.notes.append(refusal)
+    candidates = acceptable
+    if not candidates:
+        return
     totals = balance.ledger_balances(
         run.ledger, [(b.account, b.amount.currency, b.date) for _, b in candidates]
     )
@@ -322,6 +328,7 @@ def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]])
             format_entries(entries),
             [str(e.meta["ponto_balance"]) for e in entries],
             {e.account for e in entries},
+            min(e.date for e in entries),
         )
         for result, entry in keep:
             result.notes.append(f"balance asserted on {entry.date}")
@@ -339,6 +346,18 @@ def _finish_deep_checks(run: _Run, result: SyncResult, results: dict[str, Accoun
         results[ponto_id].notes.append(f"deep check: {check.describe()}")
 
 
+def _readable_accounts(run: _Run, results: dict[str, AccountResult]) -> dict[str, Account]:
+    """The accounts Ponto lists; a malformed one fails its own result only."""
+    accounts: dict[str, Account] = {}
+    for ponto_id, found in run.client.accounts_each().items():
+        if isinstance(found, PontoError):
+            if ponto_id in results:
+                results[ponto_id].error = str(found)
+        else:
+            accounts[ponto_id] = found
+    return accounts
+
+
 def _execute(run: _Run, result: SyncResult) -> SyncResult:
     links = sorted(run.config.links.values(), key=lambda link: link.account)
     if not links:
@@ -349,7 +368,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
     results = {link.ponto_id: AccountResult(link.ponto_id, link.account) for link in links}
     result.accounts = list(results.values())
     try:
-        accounts = {a.id: a for a in run.client.accounts()}
+        accounts = _readable_accounts(run, results)
         if run.options.refresh and refresh(
             run.client,
             run.state,
@@ -358,7 +377,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             results=results,
             options=run.options,
         ):
-            accounts = {a.id: a for a in run.client.accounts()}
+            accounts = _readable_accounts(run, results)
     except PontoError as exc:
         accounts = {}
         for item in result.accounts:

@@ -19,6 +19,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from beancount_ponto.simulator.core import Simulator
+from beancount_ponto.simulator.jsonutil import DATE_CONVENTIONS
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -62,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--legacy-links", action="store_true", help="old-style links.next (?after=<id>)"
     )
     parser.add_argument(
+        "--date-convention",
+        choices=DATE_CONVENTIONS,
+        default="local_midnight",
+        help="booking dates as the bank's midnight in UTC, or as UTC midnight",
+    )
+    parser.add_argument(
+        "--no-bank-time-zone",
+        action="store_true",
+        help="serve the bank without timeZone (as real samples do)",
+    )
+    parser.add_argument(
         "--grow-every",
         type=_positive,
         default=None,
@@ -94,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         time_zone=args.time_zone,
         list_order=args.list_order,
         legacy_links=args.legacy_links,
+        date_convention=args.date_convention,
+        serve_time_zone=not args.no_bank_time_zone,
     )
     sim.start()
     try:

@@ -7,7 +7,8 @@ Contract (JSON in, JSON out; never faulted, never logged; no authentication):
   ``POST /_sim/reset-log`` empties it.
 * ``POST /_sim/transactions`` ``{"account", "amount", "counterpartName"?,
   "remittanceInformation"?, "executionDate"?, "valueDate"?, "description"?,
-  "attributes"?}`` -> 201 ``{"id": ...}``.
+  "currency"?, "attributes"?}`` -> 201 ``{"id": ...}`` (``executionDate``/``valueDate``
+  inside ``attributes`` are served verbatim).
 * ``POST /_sim/faults`` ``{"kind", "count"?, "status"?, "retry_after"?, "seconds"?,
   "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow,
   expire_tokens, expire_consent (needs ``account``), clear -> 200 with the state.
@@ -118,6 +119,7 @@ def _add_transaction(state: SimState, body: dict[str, Any]) -> Response:
             value_date=_date(body, "valueDate"),
             description=_text(body, "description", "Wire transfer") or "Wire transfer",
             attributes=attributes,
+            currency=_text(body, "currency"),
         )
     except (TypeError, ValueError) as exc:
         raise _Invalid(str(exc), "amount") from None

@@ -175,7 +175,7 @@ class Api:
 
     def institutions(self, req: Request, _: list[str]) -> Response:
         """``GET /financial-institutions`` (public)."""
-        doc = render.financial_institution(self.state.fi_id, self.state.time_zone)
+        doc = render.financial_institution(self.state.fi_id, self.state.served_time_zone)
         wanted = req.query.get("filter[name][contains]", "").lower()
         items = [Rendered(doc["id"], doc)] if wanted in render.FI_NAME.lower() else []
         return self._paged(
@@ -186,12 +186,13 @@ class Api:
         """``GET /financial-institutions/{id}`` (public)."""
         if args[0] != self.state.fi_id:
             return not_found("financialInstitution")
-        doc = render.financial_institution(self.state.fi_id, self.state.time_zone)
+        doc = render.financial_institution(self.state.fi_id, self.state.served_time_zone)
         return json_response(200, {"data": doc})
 
     # -- accounts and transactions --------------------------------------------
     def _account_doc(self, req: Request, acc: AccountRec) -> dict[str, Any]:
-        return render.account(acc, req.base, self.state.fi_id, self.state.zone)
+        state = self.state
+        return render.account(acc, req.base, state.fi_id, state.zone, state.date_convention)
 
     def accounts(self, req: Request, _: list[str]) -> Response:
         """``GET /accounts``."""
@@ -232,8 +233,10 @@ class Api:
             return self._paged(req, seq, self._txn_renderer(req, acc.id, kind), url, meta)
 
     def _txn_renderer(self, req: Request, account_id: str, kind: str) -> Callable[[Txn], Any]:
-        zone = self.state.zone
-        return lambda t: render.transaction(t, account_id, req.base, zone, kind)
+        zone, convention = self.state.zone, self.state.date_convention
+        return lambda t: render.transaction(
+            t, account_id, req.base, zone, kind, convention=convention
+        )
 
     def _txn_one(self, req: Request, args: list[str], pending: bool) -> Response:
         with self.state.lock:

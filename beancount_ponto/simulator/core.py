@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
     from types import TracebackType
 
+    from beancount_ponto.simulator.jsonutil import DateConvention
     from beancount_ponto.simulator.records import ListOrder
 
 
@@ -46,6 +47,12 @@ class Simulator:
         list_order: ``"date"`` lists newest entry date first; ``"created"`` lists
             newest ``createdAt`` first, as OCA's maintainers describe real Ponto.
         legacy_links: ``links.next`` is old-style ``?after=<id>``, without a limit.
+        date_convention: how booking dates are served: ``"local_midnight"``
+            (the bank's midnight in UTC, ``2024-03-01T23:00:00.000Z`` for
+            March 2 in Brussels) or ``"utc_midnight"`` (``2024-03-02T00:00:00.000Z``,
+            as in every replayed real sample).
+        serve_time_zone: serve the bank's ``timeZone``; False leaves it out,
+            as every real sample does.
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature allows positional use
@@ -63,6 +70,8 @@ class Simulator:
         *,
         list_order: ListOrder = "date",
         legacy_links: bool = False,
+        date_convention: DateConvention = "local_midnight",
+        serve_time_zone: bool = True,
     ) -> None:
         sizes = list(account_sizes) if account_sizes is not None else [transactions_per_account] * 3
         self._state = SimState(
@@ -75,6 +84,8 @@ class Simulator:
             time_zone=time_zone,
             list_order=list_order,
             legacy_links=legacy_links,
+            date_convention=date_convention,
+            serve_time_zone=serve_time_zone,
         )
         self._host = host
         self._port = port
@@ -171,6 +182,7 @@ class Simulator:
         counterpart_name: str | None = "Demo Counterpart",
         remittance_information: str | None = "Simulated transaction",
         description: str = "Wire transfer",
+        currency: str | None = None,
         **extra_attributes: Any,
     ) -> str:
         """Book a transaction (visible at once) and update the balance.
@@ -183,8 +195,11 @@ class Simulator:
             counterpart_name: ``counterpartName``.
             remittance_information: ``remittanceInformation``.
             description: ``description``.
+            currency: default the account's; another one leaves the balance alone.
             **extra_attributes: more Ponto attributes by camelCase name
-                (e.g. ``endToEndId="X"``, ``remittanceInformationType="structured"``).
+                (e.g. ``endToEndId="X"``, ``remittanceInformationType="structured"``);
+                ``executionDate``/``valueDate`` given here are served verbatim
+                (e.g. ``executionDate="9999-12-31T23:00:00.000Z"``).
 
         Returns:
             the new transaction id.
@@ -205,6 +220,7 @@ class Simulator:
             value_date=value_date,
             description=description,
             attributes=attributes,
+            currency=currency,
         )
         return txn.id
 
@@ -218,18 +234,21 @@ class Simulator:
         """
         with self._state.lock:
             account = self._state.account(account_id)
-            base, zone = self._base(), self._state.zone
+            base, zone, convention = self._base(), self._state.zone, self._state.date_convention
             return [
-                render.transaction(t, account.id, base, zone) for t in account.txns.newest_first()
+                render.transaction(t, account.id, base, zone, convention=convention)
+                for t in account.txns.newest_first()
             ]
 
     def pending_transactions(self, account_id: str) -> list[dict[str, Any]]:
         """Pending transactions as served, newest first."""
         with self._state.lock:
             account = self._state.account(account_id)
-            base, zone = self._base(), self._state.zone
+            base, zone, convention = self._base(), self._state.zone, self._state.date_convention
             return [
-                render.transaction(t, account.id, base, zone, "pendingTransaction")
+                render.transaction(
+                    t, account.id, base, zone, "pendingTransaction", convention=convention
+                )
                 for t in account.pending.newest_first()
             ]
 
@@ -237,7 +256,8 @@ class Simulator:
         """The account resource as served."""
         with self._state.lock:
             acc = self._state.account(account_id)
-            return render.account(acc, self._base(), self._state.fi_id, self._state.zone)
+            state = self._state
+            return render.account(acc, self._base(), state.fi_id, state.zone, state.date_convention)
 
     def balance(self, account_id: str) -> Decimal:
         """The current balance (= sum of the account's transactions)."""
@@ -295,6 +315,15 @@ class Simulator:
     def expire_tokens(self) -> None:
         """Every token issued so far becomes invalid (401 invalidAccessToken)."""
         self._state.expire_tokens()
+
+    def serve_account_attribute(self, account_id: str, name: str, value: Any) -> None:
+        """Serve the account's attribute ``name`` as ``value`` verbatim from now on.
+
+        For malformed answers, e.g. ``authorizationExpirationExpectedAt`` =
+        ``"0001-01-01T00:30:00.000+01:00"``.
+        """
+        with self._state.lock:
+            self._state.account(account_id).served[name] = value
 
     def expire_consent(self, account_id: str) -> None:
         """Move the consent expiry one day into the past.

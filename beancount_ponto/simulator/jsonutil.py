@@ -9,17 +9,25 @@ Contract:
 * :func:`iso` formats an aware datetime the way Ponto does: UTC, milliseconds, ``Z``.
 * :func:`local_midnight` is the bank's local midnight of a date, in UTC: the
   Ponto quirk that a Brussels booking date 2024-03-02 is ``2024-03-01T23:00:00.000Z``.
+* :func:`served_date` is a booking date as served under a :data:`DateConvention`:
+  ``local_midnight`` (as above) or ``utc_midnight`` (``2024-03-02T00:00:00.000Z``,
+  what every replayed real sample shows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+#: How booking dates are served: the bank's midnight in UTC, or UTC midnight.
+DateConvention = Literal["local_midnight", "utc_midnight"]
+DATE_CONVENTIONS: tuple[DateConvention, ...] = ("local_midnight", "utc_midnight")
 
 
 def format_decimal(value: Decimal) -> str:
@@ -37,7 +45,9 @@ def format_decimal(value: Decimal) -> str:
         raise ValueError(f"cannot write a non-finite number to JSON: {value}")
     if value == value.to_integral_value():
         return f"{int(value)}.0"
-    return format(value.normalize(), "f")
+    # normalize() under the default context would round to 28 digits
+    exact = decimal.Context(prec=max(len(value.as_tuple().digits), 1))
+    return format(value.normalize(exact), "f")
 
 
 def _encode(value: object, out: list[str]) -> None:
@@ -117,3 +127,10 @@ def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
 def truncate_ms(moment: dt.datetime) -> dt.datetime:
     """Drop sub-millisecond precision, so stored and served timestamps agree."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def served_date(day: dt.date, zone: ZoneInfo, convention: DateConvention) -> str:
+    """``day`` as Ponto serves a booking date under ``convention`` (see the module)."""
+    if convention == "utc_midnight":
+        return f"{day.isoformat()}T00:00:00.000Z"
+    return iso(local_midnight(day, zone))

@@ -216,6 +216,8 @@ class AccountRec:
     synchronized_at: dt.datetime
     latest_sync: SyncRec
     queued: int = 0
+    #: attributes served verbatim instead of the computed ones (malformed answers)
+    served: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

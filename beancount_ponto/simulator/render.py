@@ -5,7 +5,10 @@ Contract: pure functions from records (+ the base URL the client used, e.g.
 dicts with Decimal money and ``.000Z`` UTC timestamps. Attribute names and order
 follow ponto-api.md sections 4-7; every documented transaction attribute is
 present (``null`` when unknown). ``executionDate``/``valueDate``/``*ReferenceDate``
-are the bank's local midnight expressed in UTC.
+follow the :data:`~.jsonutil.DateConvention` given (default: the bank's local
+midnight expressed in UTC). A transaction's ``extra`` may replace the served
+``currency``/``executionDate``/``valueDate`` verbatim (malformed answers), and an
+account's ``served`` attributes replace the computed ones the same way.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.simulator.jsonutil import iso, local_midnight
+from beancount_ponto.simulator.jsonutil import iso, served_date
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from beancount_ponto.simulator.jsonutil import DateConvention
     from beancount_ponto.simulator.records import AccountRec, Page, SyncRec, Txn
 
 FI_NAME = "Demo Bank Belgium"
@@ -51,8 +55,18 @@ def _derived(txn_id: str) -> tuple[str, str]:
     return f"{ref[:8]}-{ref[8:12]}-{ref[12:16]}-{ref[16:20]}-{ref[20:32]}", digest
 
 
+#: Served attributes a transaction's ``extra`` may replace verbatim.
+VERBATIM = ("currency", "valueDate", "executionDate")
+
+
 def transaction(
-    txn: Txn, account_id: str, base: str, zone: ZoneInfo, kind: str = "transaction"
+    txn: Txn,
+    account_id: str,
+    base: str,
+    zone: ZoneInfo,
+    kind: str = "transaction",
+    *,
+    convention: DateConvention = "local_midnight",
 ) -> dict[str, Any]:
     """A ``transaction`` (or ``pendingTransaction``) resource."""
     internal, digest = _derived(txn.id)
@@ -64,9 +78,10 @@ def transaction(
     attributes: dict[str, Any] = {
         "amount": txn.amount,
         "currency": txn.currency,
-        "valueDate": iso(local_midnight(txn.value_date, zone)),
-        "executionDate": iso(local_midnight(txn.execution_date, zone)),
+        "valueDate": served_date(txn.value_date, zone, convention),
+        "executionDate": served_date(txn.execution_date, zone, convention),
     }
+    attributes.update((name, txn.extra[name]) for name in VERBATIM if name in txn.extra)
     for name in TXN_ATTRIBUTES:
         attributes[name] = txn.extra.get(name, defaults.get(name))
     for name, value in txn.extra.items():
@@ -122,10 +137,16 @@ def synchronization(sync: SyncRec, base: str) -> dict[str, Any]:
     return resource
 
 
-def account(acc: AccountRec, base: str, fi_id: str, zone: ZoneInfo) -> dict[str, Any]:
+def account(
+    acc: AccountRec,
+    base: str,
+    fi_id: str,
+    zone: ZoneInfo,
+    convention: DateConvention = "local_midnight",
+) -> dict[str, Any]:
     """An ``account`` resource; balances equal the sum of its transactions."""
     reference_day = acc.txns.latest_day() or acc.synchronized_at.astimezone(zone).date()
-    reference_date = iso(local_midnight(reference_day, zone))
+    reference_date = served_date(reference_day, zone, convention)
     changed = iso(acc.balance_changed_at)
     observed = iso(acc.balance_changed_at + dt.timedelta(milliseconds=26))
     return {
@@ -151,6 +172,7 @@ def account(acc: AccountRec, base: str, fi_id: str, zone: ZoneInfo) -> dict[str,
             "authorizationExpirationExpectedAt": iso(acc.expires_at),
             "deprecated": False,
             "internalReference": acc.internal_reference,
+            **acc.served,
         },
         "meta": {
             "availability": "available",
@@ -172,9 +194,9 @@ def account(acc: AccountRec, base: str, fi_id: str, zone: ZoneInfo) -> dict[str,
     }
 
 
-def financial_institution(fi_id: str, time_zone: str) -> dict[str, Any]:
-    """The one ``financialInstitution`` of the simulator."""
-    return {
+def financial_institution(fi_id: str, time_zone: str | None) -> dict[str, Any]:
+    """The one ``financialInstitution`` of the simulator (no ``timeZone`` when None)."""
+    resource: dict[str, Any] = {
         "type": "financialInstitution",
         "id": fi_id,
         "attributes": {
@@ -198,9 +220,11 @@ def financial_institution(fi_id: str, time_zone: str) -> dict[str, Any]:
             "periodicPaymentsEnabled": False,
             "periodicPaymentsProductTypes": [],
             "futureDatedPaymentsAllowed": False,
-            "timeZone": time_zone,
         },
     }
+    if time_zone is not None:
+        resource["attributes"]["timeZone"] = time_zone
+    return resource
 
 
 def paged_links(

@@ -8,7 +8,8 @@ Contract:
   day and advances with real time; without it, it is the real UTC time. Consent
   expiry is judged against this clock, token expiry against real monotonic time.
 * Balance invariant: an account's balance is the exact sum of its booked
-  transactions, kept true by every insertion (added, queued-on-sync, grown).
+  transactions in its currency, kept true by every insertion (added,
+  queued-on-sync, grown).
 * Unknown account ids raise :class:`KeyError`; bad amounts raise ``ValueError``/
   ``TypeError`` (never float money).
 * Switches (constructor and :meth:`SimState.set_options`): ``list_order``
@@ -32,7 +33,14 @@ from zoneinfo import ZoneInfo
 
 from beancount_ponto.simulator.data import build_accounts, make_txn, new_id
 from beancount_ponto.simulator.faults import Fault, FaultQueue
-from beancount_ponto.simulator.jsonutil import dumps, iso, local_midnight, truncate_ms
+from beancount_ponto.simulator.jsonutil import (
+    DATE_CONVENTIONS,
+    DateConvention,
+    dumps,
+    iso,
+    local_midnight,
+    truncate_ms,
+)
 from beancount_ponto.simulator.records import (
     LIST_ORDERS,
     AccountRec,
@@ -81,9 +89,15 @@ class SimState:
         time_zone: str,
         list_order: ListOrder = "date",
         legacy_links: bool = False,
+        date_convention: DateConvention = "local_midnight",
+        serve_time_zone: bool = True,
     ) -> None:
         if any(size < 0 for size in sizes):
             raise ValueError("transaction counts must not be negative")
+        if date_convention not in DATE_CONVENTIONS:
+            raise ValueError(f"date_convention must be one of {', '.join(DATE_CONVENTIONS)}")
+        self.date_convention: DateConvention = date_convention
+        self.serve_time_zone = serve_time_zone
         self.lock = threading.RLock()
         self.client_id = client_id
         self.client_secret = client_secret
@@ -150,6 +164,11 @@ class SimState:
         """The simulated booking date of new transactions."""
         return self._fixed_today or dt.datetime.now(self.zone).date()
 
+    @property
+    def served_time_zone(self) -> str | None:
+        """The bank's ``timeZone`` attribute as served (None: left out, as real samples do)."""
+        return self.time_zone if self.serve_time_zone else None
+
     # -- tokens -----------------------------------------------------------
     def issue_token(self) -> str:
         """Create a new access token valid for ``token_ttl`` seconds."""
@@ -198,7 +217,8 @@ class SimState:
 
     def _insert(self, account: AccountRec, txn: Txn) -> None:
         account.txns.add(txn)
-        account.balance += txn.amount
+        if txn.currency == account.currency:  # a foreign-currency item leaves it alone
+            account.balance += txn.amount
         account.balance_changed_at = self.now()
 
     def add_transaction(
@@ -210,8 +230,11 @@ class SimState:
         value_date: dt.date | None = None,
         description: str = "Wire transfer",
         attributes: dict[str, Any] | None = None,
+        currency: str | None = None,
     ) -> Txn:
         """Book a transaction now (visible at once) and update the balance.
+
+        ``currency`` defaults to the account's; another one leaves the balance alone.
 
         Raises:
             KeyError: unknown account.
@@ -232,7 +255,7 @@ class SimState:
             txn = Txn(
                 id=new_id(self.rng),
                 amount=value,
-                currency=account.currency,
+                currency=currency or account.currency,
                 execution_date=day,
                 value_date=value_date or day,
                 created_at=created,
