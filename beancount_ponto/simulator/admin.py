@@ -7,9 +7,9 @@ Contract (JSON in, JSON out; never faulted, never logged; no authentication):
   ``POST /_sim/reset-log`` empties it.
 * ``POST /_sim/transactions`` ``{"account", "amount", "counterpartName"?,
   "remittanceInformation"?, "executionDate"?, "valueDate"?, "description"?,
-  "attributes"?}`` -> 201 ``{"id": ...}``.
+  "attributes"?, "id"?}`` -> 201 ``{"id": ...}``.
 * ``POST /_sim/faults`` ``{"kind", "count"?, "status"?, "retry_after"?, "seconds"?,
-  "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow,
+  "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow, repeat,
   expire_tokens, expire_consent (needs ``account``), clear -> 200 with the state.
 * ``POST /_sim/queue`` ``{"account", "count"}`` -> ``{"account", "queued"}``.
 * ``POST /_sim/grow`` -> one generated transaction on a random account.
@@ -115,6 +115,7 @@ def _add_transaction(state: SimState, body: dict[str, Any]) -> Response:
             value_date=_date(body, "valueDate"),
             description=_text(body, "description", "Wire transfer") or "Wire transfer",
             attributes=attributes,
+            txn_id=_text(body, "id"),
         )
     except (TypeError, ValueError) as exc:
         raise _Invalid(str(exc), "amount") from None

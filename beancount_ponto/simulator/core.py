@@ -161,6 +161,7 @@ class Simulator:
         counterpart_name: str | None = "Demo Counterpart",
         remittance_information: str | None = "Simulated transaction",
         description: str = "Wire transfer",
+        txn_id: str | None = None,
         **extra_attributes: Any,
     ) -> str:
         """Book a transaction (visible at once) and update the balance.
@@ -173,6 +174,8 @@ class Simulator:
             counterpart_name: ``counterpartName``.
             remittance_information: ``remittanceInformation``.
             description: ``description``.
+            txn_id: the transaction's id; default a new UUID (any text: Ponto's
+                ids are opaque strings).
             **extra_attributes: more Ponto attributes by camelCase name
                 (e.g. ``endToEndId="X"``, ``remittanceInformationType="structured"``).
 
@@ -195,6 +198,7 @@ class Simulator:
             value_date=value_date,
             description=description,
             attributes=attributes,
+            txn_id=txn_id,
         )
         return txn.id
 
@@ -270,6 +274,10 @@ class Simulator:
     def slow_next(self, n: int, seconds: float, path_contains: str | None = None) -> None:
         """The next ``n`` matching requests wait ``seconds`` before being answered."""
         self._state.arm(Fault("slow", n, seconds=seconds, path_contains=path_contains))
+
+    def repeat_next(self, n: int, path_contains: str | None = None) -> None:
+        """The next ``n`` matching list pages start one item early (an item served twice)."""
+        self._state.arm(Fault("repeat", n, path_contains=path_contains))
 
     def clear_faults(self) -> None:
         """Disarm every pending fault."""
