@@ -11,7 +11,8 @@ Two files live in ``.bean-ponto/`` next to the output ledger file:
   runs, and ``pending``: the ids of a batch being written.
 
 Write protocol (under the writer lock): save ``pending``; replace the output
-file atomically; append the ids to the log; clear ``pending``. A crash
+file atomically (with the batch appended and, for a late batch, the balance
+assertions it breaks commented out); append the ids to the log; clear ``pending``. A crash
 between these steps is repaired by :meth:`SyncState.recover`: the pending ids
 that made it into the output file are logged, the others are dropped.
 """

@@ -19,7 +19,9 @@ Contract of :func:`run_sync`:
 * A balance assertion is added per account and Ponto reference date, only
   when the ledger's balance matches the bank's (checked by one full load of
   the ledger, at most once per new reference date), so the ledger keeps
-  passing ``bean-check``.
+  passing ``bean-check``. A batch holding a transaction dated on or before
+  one of our assertions comments out, in the same atomic replacement, the
+  assertions it breaks (:mod:`beancount_ponto.withdraw`).
 * Ponto synchronizations are created only with ``refresh=True`` (the user
   is present), with their IP, at most once per 30 minutes per account.
 """
@@ -226,13 +228,12 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     options = _convert_options(run, link, account)
     stats = WalkStats()
     asserted: list[str] = []  # read at the first new transaction (the ledger is scanned then)
-    late = False
+    late: set[str] = set()  # ids dated on or before one of our balance assertions
 
     seen: set[str] = set()
     span: list[dt.date] = []  # the oldest and newest date written
 
     def fresh() -> Iterator[tuple[str, str]]:
-        nonlocal late
         for tx, known in walk(
             run.client,
             account.id,
@@ -252,7 +253,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 if not asserted:
                     asserted.append(run.asserted_until(account.id))
                 if day.isoformat() < asserted[0]:
-                    late = True  # one of our balance assertions may break
+                    late.add(tx.id)  # one of our balance assertions may break
                 result.new += 1
                 if result.new % BATCH_SIZE == 0:
                     run.progress(f"{link.account}: {result.new} new so far")
@@ -287,7 +288,10 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 texts.append(text)
             result.notes.extend(
                 run.write(
-                    "\n".join(texts), ids, {link.account, run.config.counter_account}, late=late
+                    "\n".join(texts),
+                    ids,
+                    {link.account, run.config.counter_account},
+                    late=not late.isdisjoint(ids),
                 )
             )
             written += len(ids)
