@@ -10,26 +10,25 @@ Contract:
 * Candidates are checked against the ledger's own balance with one full
   Beancount load (the cost of ``bean-check``, never on idle runs) and only
   the ones that hold are written, dated the day after the reference date.
-* :func:`withdraw_failing` is the safety net: if a transaction written later
-  still breaks one of our assertions, that assertion is commented out in the
-  output file with the reason, so the ledger keeps passing ``bean-check``.
+* If a transaction written later still breaks one of our assertions, that
+  assertion is commented out with the reason in the same write as the
+  transaction (:mod:`beancount_ponto.withdraw`), so the ledger keeps passing
+  ``bean-check`` at every moment.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beancount import loader
 from beancount.core import data
 from beancount.core.amount import Amount
 
-from beancount_ponto.fileutil import atomic_write, stamp
-
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 Key = tuple[str, str, dt.date]
 MAX_OBSERVATIONS = 20
@@ -123,38 +122,3 @@ def mismatch_note(entry: data.Balance, have: Decimal) -> str:
         f"{entry.date - dt.timedelta(days=1)} differs from the ledger's {have} "
         f"by {bank - have}; no balance assertion written (add an opening balance?)"
     )
-
-
-def withdraw_failing(ledger: Path, output: Path) -> list[str]:
-    """Comment out our balance assertions in ``output`` that the ledger now fails.
-
-    Returns:
-        one note per withdrawn assertion (empty when all hold).
-    """
-    _entries, errors, _options = loader.load_file(str(ledger))
-    failing = [
-        (err.entry, str(err.message))
-        for err in errors
-        if isinstance(err.entry, data.Balance)
-        and META_KEY in err.entry.meta
-        and Path(err.entry.meta.get("filename", "")).resolve() == output.resolve()
-    ]
-    if not failing:
-        return []
-    before = stamp(output)
-    lines = output.read_text(encoding="utf-8").split("\n")
-    notes = []
-    for entry, message in sorted(failing, key=lambda f: int(f[0].meta["lineno"]), reverse=True):
-        start = int(entry.meta["lineno"]) - 1
-        end = start + 1
-        while end < len(lines) and lines[end].startswith((" ", "\t")):
-            end += 1
-        note = (
-            f"balance assertion of {entry.account} on {entry.date} withdrawn: a transaction "
-            f"delivered later with an older date changed the balance ({message})"
-        )
-        lines[start:end] = [f"; {note}", *(f"; {line}" for line in lines[start:end])]
-        notes.append(note)
-    # Fails (FileChangedError) rather than overwrite an edit saved meanwhile.
-    atomic_write(output, lambda handle: handle.write("\n".join(lines).encode()), expect=before)
-    return notes

@@ -212,6 +212,8 @@ def print_result(result: SyncResult, ledger: Path) -> None:
     """Per account one line; a warning when the output is not included."""
     for item in result.accounts:
         (_err if item.error else _out)(item.summary())
+    for note in result.notes:
+        _out(note)
     if not result.included:
         _err(include_warning(ledger, result.output))
 

@@ -62,6 +62,9 @@ def atomic_write(
 ) -> None:
     """Replace ``path`` atomically with what ``write`` writes to a binary handle.
 
+    A symbolic link is followed: the file it points to is replaced (the
+    temporary file lives in that file's folder) and the link stays.
+
     Args:
         path: the file to write; its folder must exist.
         write: writes the whole new content to the handle it is given.
@@ -73,6 +76,7 @@ def atomic_write(
         FileChangedError: ``expect`` was given and the file changed meanwhile;
             nothing was replaced.
     """
+    path = Path(os.path.realpath(path))
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o7777

@@ -22,6 +22,7 @@ Contract:
 * A transaction ``bean-ponto sync`` once wrote and the user then deleted
   (listed in the sync's ids log beside the configured output, but absent
   from a non-empty ``existing``) is not offered again: deleted stays deleted.
+* A transaction Ponto serves twice (on two pages) is returned once.
 * Duplicates are decided by ``ponto_id`` only (not beangulp's ±2-day amount
   heuristic): an entry whose ``ponto_id`` already appears in ``existing`` gets
   ``__duplicate__`` set to that existing entry.
@@ -233,19 +234,22 @@ class PontoImporter(Importer):
         def date_of(tx: Transaction) -> dt.date:
             return entry_date(tx, tz, link.use_value_date)
 
-        return [
-            transaction_to_entry(tx, options)
-            for tx, _known in walk(
-                client,
-                link.ponto_id,
-                is_known=lambda pid: pid in known or pid in deleted,
-                date_of=date_of,
-                overlap_days=config.overlap_days,
-                start_date=link.start_date,
-                today=now_utc().astimezone(tz).date(),
-            )
-            if tx.id not in deleted
-        ]
+        seen: set[str] = set()
+        entries: list[data.Directive] = []
+        for tx, _known in walk(
+            client,
+            link.ponto_id,
+            is_known=lambda pid: pid in known or pid in deleted,
+            date_of=date_of,
+            overlap_days=config.overlap_days,
+            start_date=link.start_date,
+            today=now_utc().astimezone(tz).date(),
+        ):
+            if tx.id in deleted or tx.id in seen:  # seen: Ponto served it twice
+                continue
+            seen.add(tx.id)
+            entries.append(transaction_to_entry(tx, options))
+        return entries
 
     def deduplicate(self, entries: data.Entries, existing: data.Entries) -> None:
         """Mark entries whose ``ponto_id`` is in ``existing`` (``__duplicate__``).

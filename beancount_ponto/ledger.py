@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 _INCLUDE_RE = re.compile(r'^include[ \t]+"([^"\n]+)"', re.MULTILINE)
-_ID_RE = re.compile(r'^[ \t]+ponto_(?:id|balance):[ \t]*"([^"\\\n]+)"', re.MULTILINE)
+# A Beancount string: ``\"`` and ``\\`` stand for ``"`` and ``\``.
+_ID_RE = re.compile(r'^[ \t]+ponto_(?:id|balance):[ \t]*"((?:[^"\\\n]|\\.)+)"', re.MULTILINE)
+_WITHDRAWN_RE = re.compile(r'^;[ \t]+ponto_balance:[ \t]*"((?:[^"\\\n]|\\.)+)"', re.MULTILINE)
+_ESCAPE_RE = re.compile(r"\\(.)")
 _OPEN_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+open[ \t]+([^\s;]+)([^\n;\"]*)", re.MULTILINE)
 _CURRENCY_SPLIT_RE = re.compile(r"[\s,]+")
 _CLOSE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ \t]+close[ \t]+([^\s;]+)", re.MULTILINE)
@@ -47,6 +50,11 @@ OUTPUT_HEADER = (
     ";; a ponto_id twice and does not bring back entries you deleted.\n"
 )
 STATE_DIR_NAME = ".bean-ponto"
+
+
+def _ids(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The string values ``pattern`` finds in ``text``, unescaped."""
+    return {_ESCAPE_RE.sub(r"\1", value) for value in pattern.findall(text)}
 
 
 def _read(path: Path) -> str:
@@ -121,6 +129,7 @@ class LedgerScan:
 
     files: list[Path]
     ids: set[str] = field(default_factory=set)
+    withdrawn: set[str] = field(default_factory=set)  # balance keys commented out by us
     opened_on: dict[str, dt.date] = field(default_factory=dict)
     closed_on: dict[str, dt.date] = field(default_factory=dict)
     #: the currencies an account's (earliest) ``open`` lists; absent = any currency
@@ -146,7 +155,8 @@ def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
         to_read.append(extra.resolve())
     for path in to_read:
         text = _read(path)
-        scan.ids.update(_ID_RE.findall(text))
+        scan.ids.update(_ids(_ID_RE, text))
+        scan.withdrawn.update(_ids(_WITHDRAWN_RE, text))
         for day, account, rest in _OPEN_RE.findall(text):
             with contextlib.suppress(ValueError):  # bean-check reports bad dates
                 date = dt.date.fromisoformat(day)
@@ -166,7 +176,7 @@ def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
 
 def ids_in_file(path: Path) -> set[str]:
     """The ``ponto_id`` / ``ponto_balance`` values written in one file."""
-    return set(_ID_RE.findall(_read(path)))
+    return _ids(_ID_RE, _read(path))
 
 
 def state_dir(output: Path) -> Path:

@@ -40,13 +40,14 @@ class AccountResult:
 
 @dataclass
 class SyncResult:
-    """The outcome of one run."""
+    """The outcome of one run (``notes``: about the whole ledger, not one account)."""
 
     output: Path
     included: bool
     accounts: list[AccountResult] = field(default_factory=list)
     entries_text: str = ""
     stopped: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,8 @@ Two files live in ``.bean-ponto/`` next to the output ledger file:
   runs, and ``pending``: the ids of a batch being written.
 
 Write protocol (under the writer lock): save ``pending``; replace the output
-file atomically; append the ids to the log; clear ``pending``. A crash
+file atomically (with the batch appended and, for a late batch, the balance
+assertions it breaks commented out); append the ids to the log; clear ``pending``. A crash
 between these steps is repaired by :meth:`SyncState.recover`: the pending ids
 that made it into the output file are logged, the others are dropped.
 """
@@ -78,21 +79,44 @@ class SyncState:
 
     @classmethod
     def load(cls, output: Path) -> SyncState:
-        """Read the state of ``output`` (empty when there is none yet)."""
+        """Read the state of ``output`` (empty when there is none yet).
+
+        Raises:
+            LedgerError: the file is unreadable, not JSON, or not of the shape
+                :meth:`save` writes; the message names it and what moving it
+                away forgets.
+        """
         state = cls(output=output)
         try:
             raw = json.loads(state.state_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return state
         except (OSError, ValueError) as exc:
-            raise LedgerError(
-                f"{state.state_path}: unreadable state ({exc}); move it away to start afresh"
-            ) from None
-        state.accounts = dict(raw.get("accounts") or {})
-        state.runs = list(raw.get("runs") or [])
-        state.pending = list(raw.get("pending") or [])
-        state.extra = dict(raw.get("extra") or {})
+            raise state._bad_state(f"unreadable: {exc}") from None
+        if not isinstance(raw, dict):
+            raise state._bad_state("not a JSON object")
+        accounts, runs = raw.get("accounts") or {}, raw.get("runs") or []
+        pending, extra = raw.get("pending") or [], raw.get("extra") or {}
+        if not isinstance(accounts, dict) or not all(
+            isinstance(a, dict) for a in accounts.values()
+        ):
+            raise state._bad_state('"accounts" is not an object of objects')
+        if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+            raise state._bad_state('"runs" is not a list of objects')
+        if not isinstance(pending, list) or not all(isinstance(p, str) for p in pending):
+            raise state._bad_state('"pending" is not a list of ids')
+        if not isinstance(extra, dict):
+            raise state._bad_state('"extra" is not an object')
+        state.accounts, state.runs, state.pending, state.extra = accounts, runs, pending, extra
         return state
+
+    def _bad_state(self, what: str) -> LedgerError:
+        return LedgerError(
+            f"{self.state_path} is not a state file bean-ponto can use ({what}); move it "
+            "away and run again: a fresh one is started, which forgets each account's "
+            "status, the run history and the balances waiting to be asserted (the ledger "
+            f"and {self.ids_path.name}, which keeps deleted entries out, are kept)"
+        )
 
     def save(self) -> None:
         """Write the JSON state atomically."""
@@ -110,13 +134,34 @@ class SyncState:
 
     @property
     def written_ids(self) -> set[str]:
-        """Every id bean-ponto ever wrote to this output (loaded on first use)."""
+        """Every id bean-ponto ever wrote to this output (loaded on first use).
+
+        A last line a crash tore (no newline at its end, not valid UTF-8) is
+        left out: its batch is still pending, and :meth:`recover` logs it again.
+
+        Raises:
+            LedgerError: another line is not UTF-8 text (the file is damaged).
+        """
         if self._ids is None:
             try:
-                text = self.ids_path.read_text(encoding="utf-8")
+                raw = self.ids_path.read_bytes()
             except FileNotFoundError:
-                text = ""
-            self._ids = {line for line in text.split("\n") if line}
+                raw = b""
+            lines = raw.split(b"\n")
+            ids: set[str] = set()
+            for number, line in enumerate(lines, start=1):
+                try:
+                    ids.add(line.decode("utf-8"))
+                except UnicodeDecodeError:
+                    if number == len(lines):  # torn by a crash while it was written
+                        continue
+                    raise LedgerError(
+                        f"{self.ids_path}: line {number} is damaged (not UTF-8 text); delete "
+                        "that line and run again. Keep the rest of the file: it is what "
+                        "keeps the entries you deleted from being written again"
+                    ) from None
+            ids.discard("")
+            self._ids = ids
         return self._ids
 
     def log_written(self, ids: list[str]) -> None:

@@ -29,19 +29,23 @@ Contract of :func:`run_sync`:
 * A balance assertion is added per account and Ponto reference date, only
   when the ledger's balance matches the bank's (checked by one full load of
   the ledger, at most once per new reference date), so the ledger keeps
-  passing ``bean-check``.
+  passing ``bean-check``. A batch holding a transaction dated on or before
+  one of our assertions comments out, in the same atomic replacement, the
+  assertions it breaks (:mod:`beancount_ponto.withdraw`).
 * Ponto synchronizations are created only with ``refresh=True`` (the user
   is present), with their IP, at most once per 30 minutes per account.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from beancount_ponto import balance, deepcheck
+from beancount_ponto import balance, deepcheck, withdraw
 from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
 from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import check_consent
@@ -51,10 +55,11 @@ from beancount_ponto.convert import (
     format_entries,
     transaction_to_entry,
 )
-from beancount_ponto.errors import ConfigError, PontoError
+from beancount_ponto.errors import ConfigError, LedgerError, PontoError
 from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
+    OUTPUT_HEADER,
     LedgerScan,
     append_text,
     create_output,
@@ -69,7 +74,6 @@ from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import record_outcome
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Iterator
     from pathlib import Path
 
@@ -100,7 +104,8 @@ class _Run:
         self._scan: LedgerScan | None = None
         self.opened: dict[str, dt.date] = {}  # opens written in this run, with their date
         self.dry_texts: list[str] = []
-        self.backdated = False
+        self.output_was_missing = False
+        self.gone = 0  # ids written before and no longer in the ledger
         self._zones: dict[str, dt.tzinfo] = {}
         self.deep_pending: list[deepcheck.PendingCheck] = []
 
@@ -109,7 +114,25 @@ class _Run:
         """The ledger scan, made on first need (idle runs never need it)."""
         if self._scan is None:
             self._scan = scan_ledger(self.ledger, self.output)
+            written = self.state.written_ids
+            self.gone = len(written - self._scan.ids - self._scan.withdrawn)
         return self._scan
+
+    def asserted_until(self, ponto_id: str) -> str:
+        """The latest date of our balance assertions of an account (ISO; "" for none).
+
+        Read from the state and from the ledger's ``ponto_balance`` keys
+        (``<account id>/<reference date>``, asserted the day after), so a lost
+        state file does not hide an assertion a late transaction could break.
+        """
+        dates = [str(self.state.account(ponto_id).get("asserted_until", ""))]
+        for key in self.scan.ids:
+            account, _, reference = key.rpartition("/")
+            if account == ponto_id:
+                with contextlib.suppress(ValueError):
+                    day = dt.date.fromisoformat(reference) + dt.timedelta(days=1)
+                    dates.append(day.isoformat())
+        return max(dates)
 
     def deleted_by_user(self, ponto_id: str) -> bool:
         """Written before but gone from the ledger.
@@ -157,24 +180,56 @@ class _Run:
         return self._zones[account.id]
 
     def write(
-        self, entries_text: str, ids: list[str], accounts_used: set[str], oldest: dt.date | None
-    ) -> None:
+        self,
+        entries_text: str,
+        ids: list[str],
+        accounts_used: set[str],
+        oldest: dt.date | None,
+        *,
+        late: bool = False,
+    ) -> list[str]:
         """Append one batch through the crash-safe protocol.
 
-        Accounts no ``open`` names are opened first, at :func:`auto_open_date`
-        of ``oldest`` (the oldest entry the caller will write for them).
+        Args:
+            entries_text: the entries.
+            ids: their ids.
+            accounts_used: accounts they post to. Accounts no ``open`` names are
+                opened first, at :func:`auto_open_date` of ``oldest``.
+            oldest: the oldest entry the caller will write for them.
+            late: the batch may hold transactions dated on or before one of our
+                balance assertions: the assertions it breaks are withdrawn in
+                the same atomic replacement (see :mod:`beancount_ponto.withdraw`).
+
+        Returns:
+            one note per withdrawn assertion.
+
+        Raises:
+            LedgerError: the output file cannot be written (nothing was).
         """
         missing = sorted(a for a in accounts_used - self.scan.open_accounts - set(self.opened))
         day = auto_open_date(oldest)
         opens = "".join(f"{day} open {name}\n" for name in missing)
         text = (opens + "\n" if opens else "") + entries_text
-        if not self.options.dry_run:
-            self.state.begin_batch(ids)
-            append_text(self.output, text)
-            self.state.end_batch()
-        else:
+        notes: list[str] = []
+        if self.options.dry_run:
+            self.opened.update(dict.fromkeys(missing, day))
             self.dry_texts.append(text)
+            return notes
+        self.state.begin_batch(ids)
+        if late:
+            try:
+                failing = withdraw.failing_assertions(self.ledger, self.output, text)
+                notes = withdraw.replace_output(self.output, failing, text, header=OUTPUT_HEADER)
+            except OSError as exc:
+                raise LedgerError(
+                    f"cannot write {self.output}: {exc.strerror or exc}; "
+                    "nothing written for this account, the next run retries"
+                ) from None
+        else:
+            append_text(self.output, text)
+        self.state.end_batch()
         self.opened.update(dict.fromkeys(missing, day))
+        return notes
 
 
 def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
@@ -193,11 +248,12 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     options = _convert_options(run, link, account)
     stats = WalkStats()
     record = run.state.account(account.id)
-    asserted = str(record.get("asserted_until", ""))
     full = run.options.full
     trigger = (
         deepcheck.due(record, now_utc(), full=full) if full or not run.options.dry_run else None
     )
+    asserted: list[str] = []  # read at the first new transaction (the ledger is scanned then)
+    late: set[str] = set()  # ids dated on or before one of our balance assertions
 
     seen: set[str] = set()
     new = NewEntries()  # what the new entries ask of the ledger
@@ -221,11 +277,10 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             if not known:
                 day = entry_date(tx, options.time_zone, link.use_value_date)
                 new.add(tx.id, day, tx.currency, tx.amount, tx.fee)
-                if day.isoformat() < asserted:
-                    # Remembered with the batch: a crash before the check must not
-                    # leave one of our balance assertions failing for good.
-                    run.backdated = True
-                    run.state.extra["recheck_balances"] = True
+                if not asserted:
+                    asserted.append(run.asserted_until(account.id))
+                if day.isoformat() < asserted[0]:
+                    late.add(tx.id)  # one of our balance assertions may break
                 result.new += 1
                 if result.new % BATCH_SIZE == 0:
                     run.progress(f"{link.account}: {result.new} new so far")
@@ -258,7 +313,15 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 pid, text = json.loads(handle.readline())
                 ids.append(pid)
                 texts.append(text)
-            run.write("\n".join(texts), ids, {link.account, run.config.counter_account}, new.oldest)
+            result.notes.extend(
+                run.write(
+                    "\n".join(texts),
+                    ids,
+                    {link.account, run.config.counter_account},
+                    new.oldest,
+                    late=not late.isdisjoint(ids),
+                )
+            )
             written += len(ids)
             if len(offsets) > BATCH_SIZE:
                 run.progress(f"{link.account}: wrote {written} of {len(offsets)}")
@@ -367,6 +430,8 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         )
     results = {link.ponto_id: AccountResult(link.ponto_id, link.account) for link in links}
     result.accounts = list(results.values())
+    if run.output_was_missing and run.state.written_ids:
+        _ = run.scan  # every entry written before is gone: tell them from the ledger's own
     try:
         accounts = _readable_accounts(run, results)
         if run.options.refresh and refresh(
@@ -407,9 +472,9 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         if not run.options.dry_run:
             record_outcome(run.state.account(link.ponto_id), link.account, account, item)
     if result.included and not run.options.dry_run:
-        if run.backdated or run.state.extra.get("recheck_balances"):
+        if run.state.extra.get("recheck_balances"):  # remembered by an older version
             try:
-                notes = balance.withdraw_failing(run.ledger, run.output)
+                notes = withdraw.withdraw_failing(run.ledger, run.output)
                 run.state.extra.pop("recheck_balances", None)
             except OSError as exc:  # e.g. the file was being edited: next run retries
                 run.state.extra["recheck_balances"] = True
@@ -426,6 +491,8 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
     if run.deep_pending and not run.options.dry_run:
         _finish_deep_checks(run, result, results)
     result.stopped = any(item.stopped for item in result.accounts)
+    if run.gone:
+        result.notes.append(_gone_note(run))
     if not run.options.dry_run:
         run.state.add_run(
             {
@@ -448,6 +515,22 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         run.state.save()
     result.entries_text = "\n".join(run.dry_texts)
     return result
+
+
+def _gone_note(run: _Run) -> str:
+    """Say that entries written before are missing from the ledger, and stay out."""
+    count = run.gone
+    text = (
+        f"{count} entries written before are no longer in the ledger and are kept out"
+        if count != 1
+        else "1 entry written before is no longer in the ledger and is kept out"
+    )
+    if run.output_was_missing:
+        return (
+            f"{run.output} was missing and was started again: {text} "
+            "(restore the file from a backup to get them back)"
+        )
+    return f"{text} (deleted stays deleted)"
 
 
 def run_sync(
@@ -477,9 +560,11 @@ def run_sync(
 
     def go() -> SyncResult:
         run.state = SyncState.load(output)
+        _ = run.state.written_ids  # a damaged ids log stops the run once, not per account
         if not options.dry_run:
             run.state.recover()
             if not output.exists():
+                run.output_was_missing = True
                 create_output(output)
         cache = run.state.extra.setdefault("includes", {})
         included = output.resolve() in ledger_files(ledger, with_missing=True, cache=cache)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import re
@@ -49,4 +50,46 @@ def test_kill_9_anywhere_leaves_a_valid_ledger_and_completes_once(tmp_path: Path
         expected = {r["id"] for a in sim.account_ids[:2] for r in sim.transactions(a)}
         assert set(counts) == expected
         assert max(counts.values()) == 1
+        assert bean_check(ws.ledger) == []
+
+
+def test_kill_9_after_a_late_transaction_leaves_a_valid_ledger(tmp_path: Path) -> None:
+    """The window between the append of a late transaction and the withdrawal is gone."""
+    with Simulator(seed=7, today=TODAY, transactions_per_account=40) as sim:
+        ws = make_workspace(tmp_path / "books", sim)
+        ws.sync()  # asserts every account's balance
+        checking, _savings, dollars = sim.account_ids
+        late = sim.add_transaction(checking, "-12.34", execution_date=TODAY - dt.timedelta(days=2))
+        # Checking is written first; the run then waits on the Dollars account.
+        sim.slow_next(1, seconds=120, path_contains=f"/accounts/{dollars}/transactions")
+        command = [
+            sys.executable,
+            "-m",
+            "beancount_ponto.cli",
+            "--config",
+            str(ws.root / "ponto.toml"),
+            "sync",
+        ]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            # Wait until the late transaction is written and the run waits on Dollars.
+            while (late not in ws.output_text() or sim.state.faults.pending()) and (
+                proc.poll() is None
+            ):
+                assert time.monotonic() < deadline, "the sync never reached the window"
+                time.sleep(0.05)
+            assert proc.poll() is None, proc.communicate()[1]
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+        assert bean_check(ws.ledger) == [], "the kill left a ledger that fails bean-check"
+        sim.clear_faults()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        counts = Counter(re.findall(r'\n  ponto_id: "([^"]+)"', ws.output_text()))
+        assert set(counts) == {r["id"] for a in sim.account_ids for r in sim.transactions(a)}
+        assert max(counts.values()) == 1
+        assert "\n; 2026-11-21 balance Assets:Bank:Checking" in ws.output_text()
         assert bean_check(ws.ledger) == []

@@ -7,10 +7,10 @@ Contract (JSON in, JSON out; never faulted, never logged; no authentication):
   ``POST /_sim/reset-log`` empties it.
 * ``POST /_sim/transactions`` ``{"account", "amount", "counterpartName"?,
   "remittanceInformation"?, "executionDate"?, "valueDate"?, "description"?,
-  "currency"?, "attributes"?}`` -> 201 ``{"id": ...}`` (``executionDate``/``valueDate``
+  "currency"?, "attributes"?, "id"?}`` -> 201 ``{"id": ...}`` (``executionDate``/``valueDate``
   inside ``attributes`` are served verbatim).
 * ``POST /_sim/faults`` ``{"kind", "count"?, "status"?, "retry_after"?, "seconds"?,
-  "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow,
+  "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow, repeat,
   expire_tokens, expire_consent (needs ``account``), clear -> 200 with the state.
 * ``POST /_sim/queue`` ``{"account", "count"}`` -> ``{"account", "queued"}``.
 * ``POST /_sim/grow`` -> one generated transaction on a random account.
@@ -120,6 +120,7 @@ def _add_transaction(state: SimState, body: dict[str, Any]) -> Response:
             description=_text(body, "description", "Wire transfer") or "Wire transfer",
             attributes=attributes,
             currency=_text(body, "currency"),
+            txn_id=_text(body, "id"),
         )
     except (TypeError, ValueError) as exc:
         raise _Invalid(str(exc), "amount") from None

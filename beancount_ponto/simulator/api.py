@@ -29,6 +29,7 @@ from beancount_ponto.simulator.messages import (
 from beancount_ponto.simulator.records import (
     AccountRec,
     ListSeq,
+    Page,
     PagingError,
     Rendered,
     Sequence,
@@ -105,6 +106,7 @@ class Api:
                 return admin.handle(self.state, req, segs[1:])
             with self.state.lock:
                 fault = self.state.faults.take(req.target, unquote(req.target))
+            req.repeat = fault is not None and fault.kind == "repeat"
             response = self._apply_fault(fault) if fault else None
             if response is None:
                 response = self._route(req, segs)
@@ -120,6 +122,8 @@ class Api:
     def _apply_fault(self, fault: Fault) -> Response | None:
         if fault.kind == "slow":
             self.stop.wait(fault.seconds)
+            return None
+        if fault.kind == "repeat":
             return None
         if fault.kind == "drop":
             return Response(0, b"", drop=True)
@@ -277,6 +281,8 @@ class Api:
         try:
             limit, before, after = parse_paging(req.query)
             pg = page(seq, limit, before, after)
+            if req.repeat and pg.start > 0:
+                pg = Page(pg.start - 1, pg.end, pg.total)
         except PagingError as exc:
             return validation_error(str(exc), exc.attribute)
         items = [draw(seq.at(i)) for i in range(pg.start, pg.end)]

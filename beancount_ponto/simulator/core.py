@@ -183,6 +183,7 @@ class Simulator:
         remittance_information: str | None = "Simulated transaction",
         description: str = "Wire transfer",
         currency: str | None = None,
+        txn_id: str | None = None,
         **extra_attributes: Any,
     ) -> str:
         """Book a transaction (visible at once) and update the balance.
@@ -196,6 +197,8 @@ class Simulator:
             remittance_information: ``remittanceInformation``.
             description: ``description``.
             currency: default the account's; another one leaves the balance alone.
+            txn_id: the transaction's id; default a new UUID (any text: Ponto's
+                ids are opaque strings).
             **extra_attributes: more Ponto attributes by camelCase name
                 (e.g. ``endToEndId="X"``, ``remittanceInformationType="structured"``);
                 ``executionDate``/``valueDate`` given here are served verbatim
@@ -221,6 +224,7 @@ class Simulator:
             description=description,
             attributes=attributes,
             currency=currency,
+            txn_id=txn_id,
         )
         return txn.id
 
@@ -306,6 +310,10 @@ class Simulator:
     def slow_next(self, n: int, seconds: float, path_contains: str | None = None) -> None:
         """The next ``n`` matching requests wait ``seconds`` before being answered."""
         self._state.arm(Fault("slow", n, seconds=seconds, path_contains=path_contains))
+
+    def repeat_next(self, n: int, path_contains: str | None = None) -> None:
+        """The next ``n`` matching list pages start one item early (an item served twice)."""
+        self._state.arm(Fault("repeat", n, path_contains=path_contains))
 
     def clear_faults(self) -> None:
         """Disarm every pending fault."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The kinds that are queued (the others, e.g. ``expire_tokens``, act at once).
-KINDS = ("fail", "rate_limit", "drop", "garbage", "slow")
+KINDS = ("fail", "rate_limit", "drop", "garbage", "slow", "repeat")
 
 
 @dataclass(slots=True)
@@ -27,6 +27,9 @@ class Fault:
         status: HTTP status for ``fail``.
         retry_after: ``Retry-After`` seconds for ``rate_limit``.
         seconds: delay for ``slow``.
+        (``repeat``: a page of a list starts one item early, so the item that
+        ended the previous page is served again, as when Ponto's order shifts
+        between two page requests.)
         path_contains: only requests whose path contains this substring.
     """
 

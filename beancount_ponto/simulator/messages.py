@@ -28,6 +28,7 @@ class Request:
         body: the raw body.
         base: scheme, host and API prefix the client used (no trailing slash).
         request_id: the ``ibanity-request-id`` of the answer.
+        repeat: a ``repeat`` fault applies (a list page starts one item early).
     """
 
     method: str
@@ -36,6 +37,7 @@ class Request:
     body: bytes
     base: str
     request_id: str
+    repeat: bool = False
 
     @property
     def query(self) -> dict[str, str]:

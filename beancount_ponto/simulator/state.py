@@ -231,14 +231,16 @@ class SimState:
         description: str = "Wire transfer",
         attributes: dict[str, Any] | None = None,
         currency: str | None = None,
+        txn_id: str | None = None,
     ) -> Txn:
         """Book a transaction now (visible at once) and update the balance.
 
         ``currency`` defaults to the account's; another one leaves the balance alone.
+        ``txn_id`` is the id to give it (default a new UUID).
 
         Raises:
             KeyError: unknown account.
-            TypeError, ValueError: bad amount.
+            TypeError, ValueError: bad amount, or ``txn_id`` already taken.
         """
         value = to_amount(amount)
         if isinstance(execution_date, dt.datetime):
@@ -253,7 +255,7 @@ class SimState:
             extra.update(attributes or {})
             dumps(extra)  # TypeError now (e.g. a float) rather than at serving time
             txn = Txn(
-                id=new_id(self.rng),
+                id=txn_id or new_id(self.rng),
                 amount=value,
                 currency=currency or account.currency,
                 execution_date=day,
