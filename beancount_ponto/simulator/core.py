@@ -276,13 +276,13 @@ class Simulator:
         """The next ``n`` matching requests wait ``seconds`` before being answered."""
         self._state.arm(Fault("slow", n, seconds=seconds, path_contains=path_contains))
 
-    def bank_error_next(self, n: int, path_contains: str | None = None) -> None:
-        """The next ``n`` matching requests answer 500 ``invalidCredentials`` from the bank.
+    def bank_error_next(self, n: int, path_contains: str | None = None, status: int = 500) -> None:
+        """The next ``n`` matching requests answer ``status`` ``invalidCredentials`` from the bank.
 
         The error carries ``meta.financialInstitutionResponse`` (the bank refused
         Ponto; nothing to do with the client's credentials).
         """
-        self._state.arm(Fault("bank_error", n, status=500, path_contains=path_contains))
+        self._state.arm(Fault("bank_error", n, status=status, path_contains=path_contains))
 
     def clear_faults(self) -> None:
         """Disarm every pending fault."""
