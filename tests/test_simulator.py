@@ -596,8 +596,9 @@ def test_shift_clock_moves_consents_and_refresh_times_not_dates(sim: Simulator) 
     for key in ("authorizationExpirationExpectedAt", "authorizedAt"):
         moved = dt.datetime.fromisoformat(after["attributes"][key])
         assert moved - dt.datetime.fromisoformat(before["attributes"][key]) == dt.timedelta(days=3)
-    assert after["attributes"]["currentBalanceReferenceDate"] == (
-        before["attributes"]["currentBalanceReferenceDate"]
+    assert (
+        after["attributes"]["currentBalanceReferenceDate"]
+        == (before["attributes"]["currentBalanceReferenceDate"])
     )
     assert sim.state.now() - dt.datetime.fromisoformat(before["meta"]["synchronizedAt"]) > (
         dt.timedelta(days=3)
