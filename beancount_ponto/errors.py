@@ -94,7 +94,7 @@ class BadCredentialsError(AuthError):
 
 
 class ConsentExpiredError(ApiError):
-    """The bank consent (PSD2 authorization) of an account has expired; renew it in Ponto."""
+    """Ponto refuses an account: its bank consent is revoked or invalid; reauthorize it in Ponto."""
 
 
 class BankError(ApiError):

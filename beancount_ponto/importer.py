@@ -15,7 +15,7 @@ Contract:
   transaction, with metadata ``ponto_id: "<Ponto transaction id>"`` and the
   other bank fields (see :mod:`beancount_ponto.convert`). No balance
   assertions and no ``open`` directives: the output is for review. An account
-  that fails (expired consent, ...) is logged as a warning and the others are
+  that fails (a consent Ponto refuses, ...) is logged as a warning and the others are
   still returned; when every account fails, or the config is invalid,
   :class:`~beancount_ponto.errors.PontoError` is raised with a one-line message.
 * A transaction ``bean-ponto sync`` once wrote and the user then deleted

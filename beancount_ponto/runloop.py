@@ -6,7 +6,7 @@ Contract:
   :func:`~beancount_ponto.sync.run_sync` as ``bean-ponto sync`` (never with
   ``refresh``: no Ponto synchronization is created), then the consent watch,
   then a record of the outcome. It never raises: a failure (network, Ponto,
-  expired consent, config, ledger) becomes a ``failed`` :class:`TickReport`.
+  a consent Ponto refuses, config, ledger) becomes a ``failed`` :class:`TickReport`.
   Within one run Ponto requests are retried for at most half the interval.
 * Another writer (a second runner, ``bean-ponto sync``, Fava) holding the
   writer lock makes the run wait up to ``lock_timeout`` seconds, polling so
@@ -295,10 +295,12 @@ class Runner:
     # -- consent watch --------------------------------------------------------
 
     def consent_watch(self) -> list[str]:
-        """Warn about consents that expire soon or expired; notify once a day.
+        """Warn about each account's warnings (consent, stale data); notify once a day.
+
+        A consent Ponto newly reports revoked notifies again the same day.
 
         Returns:
-            the warnings, one per account concerned.
+            the warnings, one per account and problem.
         """
         now = self.clock()
         state = SyncState.load(self.output)
