@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from beangulp.importer import Importer
 
 from beancount_ponto.config import account_zone, load_config
+from beancount_ponto.consent import refusal_of
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import entry_date, make_client, walk
@@ -170,6 +171,11 @@ class PontoImporter(Importer):
                         raise PontoError(
                             f"Ponto account {link.ponto_id} is no longer shared with this "
                             "integration; check the integration's accounts in Ponto"
+                        )
+                    refusal = refusal_of(account)
+                    if refusal is not None:  # still imported: Ponto serves what it has
+                        log.warning(
+                            "bean-ponto: %s: ACTION NEEDED: %s", link.account, refusal.describe()
                         )
                     tz = self._time_zone(client, config, link, account, zones)
                     entries.extend(

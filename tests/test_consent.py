@@ -21,6 +21,7 @@ import pytest
 
 from beancount_ponto import cli, errors
 from beancount_ponto.config import load_config, save_config
+from beancount_ponto.importer import PontoImporter
 from beancount_ponto.runloop import Runner
 from beancount_ponto.state import SyncState, now_utc
 from beancount_ponto.status import link_statuses
@@ -164,6 +165,18 @@ def test_reads_refused_after_a_revocation_clear_once_reauthorized(
     result = ws.sync()
     assert result.ok and of(result, dollars).new == 40
     assert "consent_refusal" not in SyncState.load(ws.output).accounts[dollars]
+
+
+def test_importer_warns_about_a_revoked_consent(
+    ws: Workspace, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.revoke_consent(sim.account_ids[1])
+    importer = PontoImporter(ws.root / "ponto.toml")
+    with caplog.at_level(logging.WARNING, logger="beancount_ponto.importer"):
+        entries = importer.extract(str(ws.config.path), existing=[])
+    assert len(entries) >= 120  # what Ponto still serves is imported
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("Assets:Bank:Savings: ACTION NEEDED" in m and "reauthorize" in m for m in warned)
 
 
 # -- stale data ------------------------------------------------------------------------------
