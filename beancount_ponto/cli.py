@@ -3,7 +3,9 @@
 ``bean-ponto [--config FILE] [--verbose] COMMAND``; the config file defaults
 to ``$BEAN_PONTO_CONFIG``, else ``ponto.toml`` in the current folder. Errors
 are printed as one line (``--verbose`` adds detail) and exit with status 1;
-``sync`` and ``run --once`` also exit 1 when any account failed.
+``sync`` and ``run --once`` also exit 1 when any account failed, and
+``sync`` when Ponto reports an account's bank consent revoked (what Ponto
+still serves is written; the line says to reauthorize in Ponto's dashboard).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from beancount_ponto.config import (
 from beancount_ponto.errors import ConfigError, PontoError
 from beancount_ponto.fetch import make_client
 from beancount_ponto.state import SyncState, now_utc, to_iso
-from beancount_ponto.status import link_statuses
+from beancount_ponto.status import link_statuses, stale_warning
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
 
 if TYPE_CHECKING:
@@ -211,7 +213,7 @@ def _paths(args: argparse.Namespace, config: Config) -> tuple[Path, Path]:
 def print_result(result: SyncResult, ledger: Path) -> None:
     """Per account one line; a warning when the output is not included."""
     for item in result.accounts:
-        (_err if item.error else _out)(item.summary())
+        (_err if item.error or item.refusal else _out)(item.summary())
     for note in result.notes:
         _out(note)
     if not result.included:
@@ -243,7 +245,7 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     with closing(make_client(config)) as client:
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
     print_result(result, ledger)
-    return 0 if result.ok else 1
+    return 0 if result.ok and not result.needs_action else 1
 
 
 def cmd_extract(args: argparse.Namespace, config: Config) -> int:
@@ -278,7 +280,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     except PontoError as exc:
         note = f"Ponto not reachable ({exc}); showing what the last sync saw"
     state = SyncState.load(output)
-    statuses = link_statuses(config, state, accounts, now_utc())
+    now = now_utc()
+    statuses = link_statuses(config, state, accounts, now)
     if args.json:
         _out(
             json.dumps(
@@ -304,6 +307,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             f"  last successful sync: {last}; Ponto refreshed from the bank: "
             f"{to_iso(s.ponto_synchronized_at) or 'unknown'}"
         )
+        if s.ponto_stale and s.ponto_synchronized_at:
+            _out(f"  WARNING: {stale_warning(s.ponto_synchronized_at, now)}")
         if s.failing_since:
             _out(f"  FAILING since {to_iso(s.failing_since)}: {s.last_error}")
         if s.balance_note:

@@ -94,7 +94,30 @@ class BadCredentialsError(AuthError):
 
 
 class ConsentExpiredError(ApiError):
-    """The bank consent (PSD2 authorization) of an account has expired; renew it in Ponto."""
+    """Ponto refuses an account: its bank consent is revoked or invalid; reauthorize it in Ponto."""
+
+
+class BankError(ApiError):
+    """The bank refused Ponto (the error carries ``meta.financialInstitutionResponse``).
+
+    Not Ponto's error and not about the Client ID or Secret; not retried.
+
+    Attributes:
+        bank_status: the bank's HTTP status to Ponto, if given.
+        bank_text: the bank's own answer, shortened to one line, if given.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        bank_status: int | None = None,
+        bank_text: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.bank_status = bank_status
+        self.bank_text = bank_text
+        super().__init__(status, **kwargs)
 
 
 class NotFoundError(ApiError):

@@ -15,8 +15,8 @@ Contract:
   Beancount transaction per Ponto transaction, with metadata
   ``ponto_id: "<Ponto transaction id>"`` and the other bank fields (see
   :mod:`beancount_ponto.convert`). No balance assertions and no ``open``
-  directives: the output is for review. An account that fails (expired
-  consent, ...) is logged as a warning and the others are still returned;
+  directives: the output is for review. An account that fails (a consent
+  Ponto refuses, ...) is logged as a warning and the others are still returned;
   when every account fails, or the config is invalid,
   :class:`~beancount_ponto.errors.PontoError` is raised with a one-line message.
 * A transaction ``bean-ponto sync`` once wrote and the user then deleted
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from beangulp.importer import Importer
 
 from beancount_ponto.config import account_zone, load_config
+from beancount_ponto.consent import refusal_of
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import entry_date, make_client, walk
@@ -174,6 +175,11 @@ class PontoImporter(Importer):
                         raise PontoError(
                             f"Ponto account {link.ponto_id} is no longer shared with this "
                             "integration; check the integration's accounts in Ponto"
+                        )
+                    refusal = refusal_of(account)
+                    if refusal is not None:  # still imported: Ponto serves what it has
+                        log.warning(
+                            "bean-ponto: %s: ACTION NEEDED: %s", link.account, refusal.describe()
                         )
                     tz = self._time_zone(client, config, link, account, zones)
                     entries.extend(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from beancount_ponto.errors import MalformedResponseError
 
@@ -27,6 +27,8 @@ Resource = dict[str, Any]
 TIMESTAMP_MARGIN = dt.timedelta(days=2)
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC) + TIMESTAMP_MARGIN
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC) - TIMESTAMP_MARGIN
+#: A synchronization's status; ``unknown`` stands for a value Ponto never documented.
+SyncStatus = Literal["pending", "running", "success", "error", "unknown"]
 
 
 def to_decimal(value: object, what: str = "amount") -> Decimal:
@@ -184,8 +186,79 @@ class FinancialInstitution:
 
 
 @dataclass(frozen=True)
+class SyncError:
+    """One error of a synchronization, e.g. code ``authorizationInvalid``."""
+
+    code: str | None
+    detail: str | None
+
+
+_SYNC_STATUSES: dict[object, SyncStatus] = {
+    "pending": "pending",
+    "running": "running",
+    "success": "success",
+    "error": "error",
+}
+
+
+def _sync_status(value: object) -> SyncStatus:
+    return _SYNC_STATUSES.get(value, "unknown") if isinstance(value, str) else "unknown"
+
+
+@dataclass(frozen=True)
+class LatestSynchronization:
+    """An account's ``meta.latestSynchronization``: how Ponto's last refresh went.
+
+    Ponto reports a revoked or invalid bank consent here (``status`` ``error``
+    with an error code such as ``authorizationInvalid``), also for the
+    refreshes it makes by itself.
+    """
+
+    status: SyncStatus
+    subtype: str | None = None
+    errors: tuple[SyncError, ...] = ()
+    updated_at: dt.datetime | None = None
+
+    @classmethod
+    def from_meta(cls, value: object) -> LatestSynchronization | None:
+        """Build from the embedded resource; None when absent or not an object.
+
+        Lenient (a side note of the account must not fail the account): an
+        unknown status reads ``unknown``, an unreadable ``updatedAt`` None.
+        """
+        attributes = value.get("attributes") if isinstance(value, dict) else None
+        if not isinstance(attributes, dict):
+            return None
+        raw_errors = attributes.get("errors")
+        errors = tuple(
+            SyncError(
+                code=e.get("code") if isinstance(e.get("code"), str) else None,
+                detail=e.get("detail") if isinstance(e.get("detail"), str) else None,
+            )
+            for e in (raw_errors if isinstance(raw_errors, list) else [])
+            if isinstance(e, dict)
+        )
+        try:
+            updated = parse_timestamp(attributes.get("updatedAt"), "updatedAt")
+        except MalformedResponseError:
+            updated = None
+        subtype = attributes.get("subtype")
+        return cls(
+            status=_sync_status(attributes.get("status")),
+            subtype=subtype if isinstance(subtype, str) else None,
+            errors=errors,
+            updated_at=updated,
+        )
+
+
+@dataclass(frozen=True)
 class Account:
-    """A bank account the Ponto integration may read."""
+    """A bank account the Ponto integration may read.
+
+    ``synchronized_at`` is Ponto's ``meta.synchronizedAt`` (when it last
+    refreshed the account from the bank) and ``latest_synchronization`` its
+    ``meta.latestSynchronization``.
+    """
 
     id: str
     reference: str
@@ -204,6 +277,7 @@ class Account:
     synchronized_at: dt.datetime | None = None
     availability: str | None = None
     financial_institution_id: str | None = None
+    latest_synchronization: LatestSynchronization | None = None
 
     @classmethod
     def from_api(cls, resource: object) -> Account:
@@ -229,6 +303,9 @@ class Account:
             if isinstance(r.meta.get("availability"), str)
             else None,
             financial_institution_id=r.relationship_id("financialInstitution"),
+            latest_synchronization=LatestSynchronization.from_meta(
+                r.meta.get("latestSynchronization")
+            ),
         )
 
 

@@ -3,7 +3,10 @@
 Ponto requires the present user's IP (``customerIpAddress``); unattended
 requests count against the bank's limit of 4 a day, and Ponto refreshes by
 itself 4 times a day. So only ``sync --refresh`` and Fava's "Sync now" call
-:func:`refresh`, and at most once per 30 minutes per account.
+:func:`refresh`, and at most once per 30 minutes per account. Each refresh
+asks for both :data:`SUBTYPES`: ``accountDetails`` (the balance) and
+``accountTransactions`` (the transactions). A synchronization that ends with a
+consent error code marks the account's result with the refusal.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from beancount_ponto.consent import ConsentRefusal
 from beancount_ponto.errors import PontoError
+from beancount_ponto.responses import CONSENT_ERROR_CODES
 from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
@@ -21,6 +26,8 @@ if TYPE_CHECKING:
     from beancount_ponto.results import AccountResult, SyncOptions
 
 SYNC_COOLDOWN = dt.timedelta(minutes=30)
+#: What one refresh asks Ponto for: the balance, then the transactions.
+SUBTYPES = ("accountDetails", "accountTransactions")
 
 
 def refresh(
@@ -60,15 +67,19 @@ def refresh(
                 f" min ago (next possible in {minutes} min)"
             )
             continue
-        try:
-            sync = client.create_synchronization(account.id, options.customer_ip)
-        except PontoError as exc:
-            results[link.ponto_id].notes.append(f"bank refresh refused: {exc}")
-            continue
-        record["sync_requested_at"] = to_iso(now)
-        started.append((link, sync.id))
+        for subtype in SUBTYPES:
+            try:
+                sync = client.create_synchronization(account.id, options.customer_ip, subtype)
+            except PontoError as exc:
+                results[link.ponto_id].notes.append(f"bank refresh ({subtype}) refused: {exc}")
+                continue
+            record["sync_requested_at"] = to_iso(now)
+            started.append((link, sync.id))
+    announced: set[str] = set()
     for link, sync_id in started:
-        progress(f"{link.account}: Ponto is refreshing from the bank...")
+        if link.ponto_id not in announced:
+            announced.add(link.ponto_id)
+            progress(f"{link.account}: Ponto is refreshing from the bank...")
 
         def show(sync: Synchronization, name: str = link.account) -> None:
             progress(f"{name}: Ponto synchronization {sync.status}")
@@ -80,6 +91,12 @@ def refresh(
             continue
         if done.status == "error":
             detail = "; ".join(str(e.get("detail") or e.get("code")) for e in done.errors)
+            codes = [e.get("code") for e in done.errors]
+            code = next((c for c in codes if isinstance(c, str) and c in CONSENT_ERROR_CODES), None)
+            if code is not None:
+                results[link.ponto_id].refusal = ConsentRefusal(
+                    code, detail or None, done.updated_at, "synchronization"
+                )
             results[link.ponto_id].notes.append(f"bank refresh failed: {detail or 'error'}")
         elif not done.finished:
             results[link.ponto_id].notes.append("bank refresh still running; fetched anyway")

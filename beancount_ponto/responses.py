@@ -5,7 +5,10 @@ Contract: :func:`decode` parses a body as JSON with numbers as
 :class:`~beancount_ponto.errors.MalformedResponseError`; :func:`error_from`
 maps an error answer (JSON:API ``errors`` or OAuth ``error``) to the error
 tree by status and code, keeping Ponto's request id; messages never hold a
-secret. :func:`origin` compares URLs by scheme, host and port.
+secret. An error carrying ``meta.financialInstitutionResponse`` (the bank's
+own answer, e.g. ``invalidCredentials``) is a
+:class:`~beancount_ponto.errors.BankError`, never a credentials error.
+:func:`origin` compares URLs by scheme, host and port.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from beancount_ponto.errors import (
     ApiError,
     AuthError,
     BadCredentialsError,
+    BankError,
     ConsentExpiredError,
     MalformedResponseError,
     NotFoundError,
@@ -34,6 +38,50 @@ if TYPE_CHECKING:
 CONSENT_ERROR_CODES = frozenset(
     {"authorizationInvalid", "authorizationExpired", "accountAuthorizationExpired"}
 )
+BANK_TEXT_LIMIT = 160
+
+
+def _bank_answer(error: dict[str, Any]) -> tuple[bool, int | None, str | None]:
+    """Whether ``error`` carries the bank's answer; the bank's status and text."""
+    meta = error.get("meta")
+    answer = meta.get("financialInstitutionResponse") if isinstance(meta, dict) else None
+    if not isinstance(answer, dict):
+        return False, None, None
+    status = answer.get("statusCode")
+    body = answer.get("body")
+    text: str | None
+    if isinstance(body, dict):
+        picked = next(
+            (body[k] for k in ("error_description", "message", "detail", "error") if body.get(k)),
+            None,
+        )
+        text = str(picked) if picked is not None else json.dumps(body, default=str)
+    else:
+        text = str(body) if body not in (None, "") else None
+    if text is not None:
+        text = " ".join(text.split())
+        if len(text) > BANK_TEXT_LIMIT:
+            text = text[: BANK_TEXT_LIMIT - 1] + "\u2026"
+    return True, status if isinstance(status, int) else None, text
+
+
+def _bank_error(
+    status: int, kwargs: dict[str, Any], bank: tuple[int | None, str | None]
+) -> BankError:
+    bank_status, bank_text = bank
+    said = f"the bank answered {bank_status}" if bank_status else "the bank answered"
+    said += f": {bank_text}" if bank_text else ""
+    code = kwargs.get("code") or "error"
+    message = (
+        f"the bank refused Ponto's request ({code}; {said}). This is the bank's error, "
+        "not your Ponto Client ID or Secret: check the account's bank connection in the "
+        "Ponto dashboard (https://dashboard.myponto.com) and reauthorize it if the bank asks"
+    )
+    if kwargs.get("request_id"):
+        message += f" (Ponto request id {kwargs['request_id']})"
+    return BankError(
+        status, bank_status=bank_status, bank_text=bank_text, message=message, **kwargs
+    )
 
 
 def retry_after(response: requests.Response) -> float | None:
@@ -104,9 +152,13 @@ def error_from(response: requests.Response, body: Any, *, token_call: bool) -> A
         return ConsentExpiredError(
             status,
             **kwargs,
-            message="the bank consent for this account has expired or is invalid; "
-            "reauthorize the account in the Ponto dashboard",
+            message=f"Ponto refuses this account: the bank consent is revoked or invalid "
+            f"({code}); reauthorize this account in the Ponto dashboard "
+            f"(https://dashboard.myponto.com), then sync again",
         )
+    from_bank, bank_status, bank_text = _bank_answer(first)
+    if from_bank:
+        return _bank_error(status, kwargs, (bank_status, bank_text))
     if status in (401, 403):
         return AuthError(status, **kwargs)
     if status == 404:

@@ -12,10 +12,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from beancount_ponto.consent import ConsentRefusal
+
 
 @dataclass
 class AccountResult:
-    """The outcome of one run for one linked account."""
+    """The outcome of one run for one linked account.
+
+    ``refusal`` is set when Ponto reports the account's bank consent revoked or
+    invalid: what Ponto still serves was fetched, but the account needs action
+    (reauthorization in the Ponto dashboard) before new transactions arrive.
+    """
 
     ponto_id: str
     account: str
@@ -25,6 +32,7 @@ class AccountResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     stopped: bool = False
+    refusal: ConsentRefusal | None = None
 
     def summary(self) -> str:
         """One line for people."""
@@ -35,7 +43,8 @@ class AccountResult:
             text += f", {self.skipped} already in the ledger"
         if self.deleted:
             text += f", {self.deleted} deleted by you (kept deleted)"
-        return "; ".join([text, *self.notes])
+        action = [f"ACTION NEEDED: {self.refusal.describe()}"] if self.refusal else []
+        return "; ".join([text, *self.notes, *action])
 
 
 @dataclass
@@ -53,6 +62,11 @@ class SyncResult:
     def ok(self) -> bool:
         """True when no account failed."""
         return all(a.error is None for a in self.accounts)
+
+    @property
+    def needs_action(self) -> list[AccountResult]:
+        """Accounts fetched without error whose consent Ponto reports revoked or invalid."""
+        return [a for a in self.accounts if a.error is None and a.refusal is not None]
 
     @property
     def new(self) -> int:

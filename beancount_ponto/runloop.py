@@ -6,7 +6,7 @@ Contract:
   :func:`~beancount_ponto.sync.run_sync` as ``bean-ponto sync`` (never with
   ``refresh``: no Ponto synchronization is created), then the consent watch,
   then a record of the outcome. It never raises: a failure (network, Ponto,
-  expired consent, config, ledger) becomes a ``failed`` :class:`TickReport`.
+  a consent Ponto refuses, config, ledger) becomes a ``failed`` :class:`TickReport`.
   Within one run Ponto requests are retried for at most half the interval.
 * Another writer (a second runner, ``bean-ponto sync``, Fava) holding the
   writer lock makes the run wait up to ``lock_timeout`` seconds, polling so
@@ -15,16 +15,22 @@ Contract:
 * :meth:`Runner.loop` ticks now, then every ``every`` seconds on the
   ``schedule`` library until stopped; waits are at most one second, so a wall
   clock jump (laptop sleep) triggers the missed run at once, and only once.
-* Consent watch: while a consent expires within ``consent_warning_days`` (or
-  has expired) every run warns; ``notify_command`` runs at most once a (local)
-  day with the message as last argument and in ``BEAN_PONTO_MESSAGE``.
+* Consent watch: while an account has a warning
+  (:meth:`~beancount_ponto.status.LinkStatus.warnings`: a consent expiring
+  within ``consent_warning_days``, past its expected expiry or reported revoked
+  by Ponto; or data Ponto last refreshed more than 24 hours ago) every run
+  warns; ``notify_command`` runs at most once a (local) day with the message as
+  last argument and in ``BEAN_PONTO_MESSAGE``, and again the same day when
+  Ponto newly reports a consent revoked. A revoked consent does not fail the
+  run: what Ponto still serves is written.
 * The config file is re-read when it changes (new links are picked up).
 
 State: besides the sync's per-account records, ``state.extra["runner"]`` (in
 ``.bean-ponto/<output>.state.json``) holds ``last_run``, ``last_outcome``
 (``ok``/``failed``/``stopped``), ``last_message``, ``last_success``,
 ``failing_since``, ``last_error``, ``failures`` (failed runs in a row),
-``every_seconds`` (None for ``--once``), ``pid`` and ``consent_notified_on``.
+``every_seconds`` (None for ``--once``), ``pid``, ``consent_notified_on`` and
+``consent_notified_revoked`` (the revoked accounts that notification named).
 Skipped runs are not recorded (the lock they lacked guards the state).
 """
 
@@ -122,7 +128,7 @@ class Runner:
         self.stop_event = threading.Event()
         self._client: PontoClient | None = None
         self._config_mtime = _mtime(config.path)
-        self._notified_on: str | None = None
+        self._notified: Notified | None = None
 
     # -- one run ------------------------------------------------------------
 
@@ -183,7 +189,8 @@ class Runner:
         except LockTimeoutError:
             return self._skipped()
         for item in result.accounts:
-            (log.error if item.error else log.info)("%s", item.summary())
+            level = log.error if item.error else log.warning if item.refusal else log.info
+            level("%s", item.summary())
         if not result.included:
             log.warning(
                 'the ledger does not include %s: add `include "%s"` to %s',
@@ -265,8 +272,8 @@ class Runner:
                     every_seconds=self.every,
                     pid=os.getpid(),
                 )
-                if self._notified_on:
-                    record["consent_notified_on"] = self._notified_on
+                if self._notified:
+                    record.update(self._notified.to_record())
                 if report.outcome == "failed":
                     record.setdefault("failing_since", when)
                     record["last_error"] = report.message
@@ -288,24 +295,25 @@ class Runner:
     # -- consent watch --------------------------------------------------------
 
     def consent_watch(self) -> list[str]:
-        """Warn about consents that expire soon or expired; notify once a day.
+        """Warn about each account's warnings (consent, stale data); notify once a day.
+
+        A consent Ponto newly reports revoked notifies again the same day.
 
         Returns:
-            the warnings, one per account concerned.
+            the warnings, one per account and problem.
         """
         now = self.clock()
         state = SyncState.load(self.output)
-        messages = [
-            f"{s.account}: {s.consent.describe()}"
-            for s in link_statuses(self.config, state, None, now)
-            if s.consent.state in ("expiring", "expired")
-        ]
+        statuses = link_statuses(self.config, state, None, now)
+        messages = [f"{s.account}: {w}" for s in statuses for w in s.warnings(now)]
         for message in messages:
             log.warning("%s", message)
         today = now.astimezone().date().isoformat()
-        notified = self._notified_on or state.extra.get(RUNNER_KEY, {}).get("consent_notified_on")
-        if messages and self.config.notify_command and notified != today:
-            self._notified_on = today
+        revoked = tuple(sorted(s.ponto_id for s in statuses if s.consent.state == "revoked"))
+        before = self._notified or Notified.from_record(state.extra.get(RUNNER_KEY))
+        due = before.day != today or not set(revoked) <= set(before.revoked)
+        if messages and self.config.notify_command and due:
+            self._notified = Notified(today, revoked)
             self._notify("bean-ponto: " + "; ".join(messages))
         return messages
 
@@ -351,6 +359,30 @@ class Runner:
                 to_iso(report.failing_since),
                 self.every or DEFAULT_EVERY,
             )
+
+
+@dataclass(frozen=True)
+class Notified:
+    """The last consent notification: its (local) day and the revoked accounts it named."""
+
+    day: str | None = None
+    revoked: tuple[str, ...] = ()
+
+    @classmethod
+    def from_record(cls, record: object) -> Notified:
+        """Read from the runner's state record (empty when never notified)."""
+        if not isinstance(record, dict):
+            return cls()
+        day = record.get("consent_notified_on")
+        revoked = record.get("consent_notified_revoked")
+        return cls(
+            day if isinstance(day, str) else None,
+            tuple(str(r) for r in revoked) if isinstance(revoked, list) else (),
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """The keys to store in the runner's state record."""
+        return {"consent_notified_on": self.day, "consent_notified_revoked": list(self.revoked)}
 
 
 def _mtime(path: Path) -> float | None:

@@ -7,8 +7,13 @@ Contract of :func:`run_sync`:
 * The whole run holds the writer lock of the output file, so two writers
   (CLI, runner, Fava) never interleave; a second one waits up to
   ``lock_timeout`` seconds, then fails with :class:`LockTimeoutError`.
-* Each linked account is handled on its own: an error (network, expired
-  consent, Ponto error) is recorded for that account and the others go on.
+* Each linked account is handled on its own: an error (network, a consent
+  Ponto refuses, Ponto error) is recorded for that account and the others go on.
+* A consent whose expected expiry passed is still fetched (Ponto serves its
+  data). One Ponto reports revoked or invalid (``latestSynchronization`` in
+  error with ``authorizationInvalid``) is fetched too, and the account's
+  result carries the ``refusal``: :attr:`SyncResult.needs_action` lists it and
+  ``bean-ponto sync`` exits 1 naming the fix (reauthorize in Ponto's dashboard).
 * A transaction is written only if its ``ponto_id`` is neither in the ledger
   (any included file) nor in the log of ids written before (so deleted
   entries stay deleted).
@@ -48,14 +53,14 @@ from typing import TYPE_CHECKING
 from beancount_ponto import balance, deepcheck, withdraw
 from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
 from beancount_ponto.config import AccountLink, Config, account_zone
-from beancount_ponto.consent import check_consent
+from beancount_ponto.consent import ConsentRefusal, current_refusal, refusal_from_error
 from beancount_ponto.convert import (
     ConvertOptions,
     balance_to_entry,
     format_entries,
     transaction_to_entry,
 )
-from beancount_ponto.errors import ConfigError, LedgerError, PontoError
+from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
 from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
@@ -71,7 +76,7 @@ from beancount_ponto.ledger import (
 from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
 from beancount_ponto.state import SyncState, now_utc, to_iso
-from beancount_ponto.status import record_outcome
+from beancount_ponto.status import REFUSAL_KEY, record_outcome
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -461,12 +466,16 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
                 "integration; check the integration's accounts in Ponto"
             )
         if item.error is None and account is not None:
+            remembered = ConsentRefusal.from_json(run.state.account(account.id).get(REFUSAL_KEY))
+            item.refusal = item.refusal or current_refusal(account, remembered)
             try:
-                check_consent(account, now_utc())
                 _sync_account(run, link, account, item)
                 candidates.extend(
                     (item, entry) for entry in _balance_candidates(run, link, account)
                 )
+            except ConsentExpiredError as exc:
+                item.error = str(exc)
+                item.refusal = refusal_from_error(exc, now_utc())
             except PontoError as exc:
                 item.error = str(exc)
         if not run.options.dry_run:
@@ -506,7 +515,8 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
                         "skipped": a.skipped,
                         "deleted": a.deleted,
                         "error": a.error,
-                        "notes": a.notes,
+                        "notes": a.notes
+                        + ([f"ACTION NEEDED: {a.refusal.describe()}"] if a.refusal else []),
                     }
                     for a in result.accounts
                 },

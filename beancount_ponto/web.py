@@ -273,8 +273,7 @@ class PontoPage:
             return [*out, f"Ponto: {exc}"]
         for s in link_statuses(config, state, None, now):
             name = f"Ponto: {s.account} ({s.reference})" if s.reference else f"Ponto: {s.account}"
-            if s.consent.state in ("expiring", "expired"):
-                out.append(f"{name}: {s.consent.describe()}")
+            out.extend(f"{name}: {warning}" for warning in s.warnings(now))
             if s.failing_since:
                 out.append(f"{name}: sync failing since {s.failing_since:%Y-%m-%d}: {s.last_error}")
         runner = state.extra.get("runner") or {}

@@ -25,6 +25,7 @@ from beancount_ponto.deepcheck import DeepCheck, last_check
 from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.state import from_iso, to_iso
 from beancount_ponto.status import account_facts
+from beancount_ponto.status import is_stale as ponto_is_stale
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
@@ -61,6 +62,7 @@ class AccountRow:
     choices: tuple[str, ...]
     live: bool
     deep_check: DeepCheck | None = None
+    ponto_stale: bool = False
 
     @property
     def consent_text(self) -> str:
@@ -128,8 +130,13 @@ class PageView:
 
     @property
     def attention(self) -> tuple[AccountRow, ...]:
-        """Rows whose consent is expiring or expired."""
-        return tuple(r for r in self.rows if r.consent.state in ("expiring", "expired"))
+        """Rows whose consent needs attention (expiring, expected date passed, revoked)."""
+        return tuple(r for r in self.rows if r.consent.needs_attention)
+
+    @property
+    def stale(self) -> tuple[AccountRow, ...]:
+        """Rows Ponto last refreshed from the bank more than 24 hours ago."""
+        return tuple(r for r in self.rows if r.ponto_stale)
 
     @staticmethod
     def when(value: dt.datetime | None, empty: str = "never") -> str:
@@ -239,8 +246,11 @@ def build_rows(
                 balance_date=balance_date,
                 ledger_balance=ledger_balance,
                 difference=difference,
-                consent=consent_status(facts.consent_expires_at, now, config.consent_warning_days),
+                consent=consent_status(
+                    facts.consent_expires_at, now, config.consent_warning_days, facts.refusal
+                ),
                 ponto_synchronized_at=facts.synchronized_at,
+                ponto_stale=ponto_is_stale(facts.synchronized_at, now),
                 last_fetch=from_iso(record.get("last_fetch")),
                 last_success=from_iso(record.get("last_success")),
                 last_new=record.get("last_new"),

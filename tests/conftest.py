@@ -47,20 +47,18 @@ def _isolate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def align_consents(sim: Simulator) -> None:
-    """Make consent expiries relative to the real clock, as bean-ponto judges them.
+    """Move the simulator's clock to the real time, as bean-ponto judges time.
 
     The simulator dates its data (and its clock) to a fixed ``TODAY``, while
-    bean-ponto compares consent expiry with the real time: without this, the
-    savings account ("expires in 20 days") would turn expired 20 days after
-    ``TODAY`` and the suite would depend on the day it runs. Idempotent.
+    bean-ponto compares consent expiry and Ponto's last refresh with the real
+    time: without this, the savings account ("expires in 20 days") would turn
+    expired 20 days after ``TODAY``, every account would look stale a day after
+    it, and the suite would depend on the day it runs. Consent expiries and
+    refresh times move with the clock; booking dates stay. Idempotent.
     """
     if getattr(sim, "_consents_aligned", False):
         return
-    shift = dt.datetime.now(dt.UTC) - sim.state.now()
-    for account_id in sim.account_ids:
-        attributes = sim.account(account_id)["attributes"]
-        expires = dt.datetime.fromisoformat(attributes["authorizationExpirationExpectedAt"])
-        sim.set_consent_expiry(account_id, expires + shift)
+    sim.shift_clock(dt.datetime.now(dt.UTC) - sim.state.now())
     sim._consents_aligned = True  # type: ignore[attr-defined]
 
 

@@ -444,7 +444,7 @@ def test_sync_prints_per_account_counts_and_is_idempotent(
 def test_sync_fails_for_one_account_but_writes_the_others(
     bean: Bean, ws: Workspace, sim: Simulator
 ) -> None:
-    sim.expire_consent(sim.account_ids[1])
+    sim.revoke_consent(sim.account_ids[1], refuse_reads=True)
     run = bean("--config", ws.root / "ponto.toml", "sync", "--ledger", ws.ledger)
     assert run.code == 1
     assert "Assets:Bank:Savings: FAILED" in run.err
@@ -589,13 +589,13 @@ def test_status_shows_failing_since_after_a_failure(
 ) -> None:
     config = ws.root / "ponto.toml"
     assert bean("--config", config, "sync").code == 0
-    sim.expire_consent(sim.account_ids[1])
+    sim.revoke_consent(sim.account_ids[1], refuse_reads=True)
     assert bean("--config", config, "sync").code == 1
 
     doc = json.loads(bean("--config", config, "status", "--json").out)
     by_account = {a["account"]: a for a in doc["accounts"]}
     savings = by_account["Assets:Bank:Savings"]
-    assert savings["consent"]["state"] == "expired"
+    assert savings["consent"]["state"] == "revoked"
     assert savings["failing_since"] is not None
     assert "consent" in savings["last_error"]
     assert savings["last_success"] is not None  # the earlier one is remembered
@@ -603,7 +603,7 @@ def test_status_shows_failing_since_after_a_failure(
 
     run = bean("--config", config, "status")
     assert "FAILING since" in run.out
-    assert "EXPIRED" in run.out
+    assert "REVOKED" in run.out
 
 
 # -- extract ------------------------------------------------------------------------------
@@ -812,7 +812,7 @@ def test_sync_refresh_asks_ponto_to_synchronize_first(
     assert run.code == 0, run.err
     assert "Assets:Bank:Checking: 42 new" in run.out
     posts = [path for method, path, _ in sim.request_log if method == "POST"]
-    assert sum(path.startswith("/synchronizations") for path in posts) == 3
+    assert sum(path.startswith("/synchronizations") for path in posts) == 6
     assert bean_check(ws.ledger) == []
 
 

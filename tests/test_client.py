@@ -194,6 +194,7 @@ def test_not_found(client: PontoClient) -> None:
 
 def test_expired_consent_is_typed(sim: Simulator, client: PontoClient) -> None:
     account = sim.account_ids[1]
+    sim.set_refuse_after_expiry(True)
     sim.expire_consent(account)
     with pytest.raises(ConsentExpiredError) as info:
         list(client.transactions(account))

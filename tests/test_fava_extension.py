@@ -126,7 +126,7 @@ def test_page_renders_accounts_consent_and_balances(ws: Workspace, fava: Fava) -
         assert "Demo Bank" in row  # the bank's name, from Ponto's financial institution
     assert consent_state(html, checking) == "ok"
     assert consent_state(html, savings) == "expiring"
-    assert consent_state(html, dollars) == "expired"
+    assert consent_state(html, dollars) == "expected_passed"
     assert "https://dashboard.myponto.com" in html
     # After a sync the ledger agrees with the bank at the reference date.
     row = row_html(html, checking)

@@ -211,7 +211,7 @@ def test_same_amount_and_date_are_not_duplicates(ws: Workspace, sim: Simulator) 
 def test_one_failing_account_does_not_hide_the_others(
     ws: Workspace, sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim.expire_consent(sim.account_ids[1])
+    sim.revoke_consent(sim.account_ids[1], refuse_reads=True)
     importer = PontoImporter(ws.root / "ponto.toml")
     with caplog.at_level(logging.WARNING, logger="beancount_ponto.importer"):
         entries = importer.extract(str(ws.config.path), existing=[])
@@ -221,7 +221,7 @@ def test_one_failing_account_does_not_hide_the_others(
     assert "Assets:Bank:Savings" in caplog.text
 
     for account_id in sim.account_ids:
-        sim.expire_consent(account_id)
+        sim.revoke_consent(account_id, refuse_reads=True)
     with pytest.raises(PontoError, match="consent"):
         importer.extract(str(ws.config.path), existing=[])
 

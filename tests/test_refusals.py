@@ -178,6 +178,12 @@ def test_a_balance_in_a_currency_the_open_does_not_allow_is_not_asserted(tmp_pat
         ws = make_workspace(tmp_path / "books", sim)
         edit_ledger(ws, "open Assets:Bank:Dollars\n", "open Assets:Bank:Dollars EUR\n")
         assert ws.sim.balance(ws.sim.account_ids[2]) == 0  # the ledger agrees: 0 USD
+        # An account without transactions has its last refresh as reference
+        # date; the test clock runs at real time, so date that refresh to TODAY
+        # for the observation to be settled at the second run.
+        ws.sim.set_synchronized_at(
+            ws.sim.account_ids[2], dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC)
+        )
         for _ in range(2):  # the second run has the settled reference date
             result = ws.sync()
             assert bean_check(ws.ledger) == []

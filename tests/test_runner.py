@@ -461,25 +461,25 @@ def test_consent_watch_warns_every_run_and_notifies_once_a_day(
     assert quiet.consent_watch() == []
 
 
-def test_an_expired_consent_stops_that_account_only(
+def test_a_consent_ponto_refuses_stops_that_account_only(
     ws: Workspace, sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = Runner(ws.config, ws.ledger, ws.output, every=1)
     assert runner.tick().ok
     checking, savings, dollars = sim.account_ids
-    sim.expire_consent(checking)
+    sim.revoke_consent(checking, refuse_reads=True)
     blocked = sim.add_transaction(checking, "-3.00")
     fresh = {sim.add_transaction(savings, "4.00"), sim.add_transaction(dollars, "5.00")}
     caplog.set_level(logging.INFO, logger="beancount_ponto")
     report = runner.tick()
     assert report.outcome == "failed"
-    assert report.message.startswith("Assets:Bank:Checking: FAILED: the bank consent for")
-    assert "reauthorize the account in the Ponto dashboard" in report.message
+    assert report.message.startswith("Assets:Bank:Checking: FAILED: Ponto refuses this account")
+    assert "reauthorize this account in the Ponto dashboard" in report.message
     assert "Savings" not in report.message
     ids = ledger_ids(ws)
     assert fresh <= set(ids)
     assert blocked not in ids
-    assert any("consent EXPIRED" in r.getMessage() for r in caplog.records)
+    assert any("consent REVOKED" in r.getMessage() for r in caplog.records)
     assert bean_check(ws.ledger) == []
     record = SyncState.load(ws.output).accounts[checking]
     assert "consent" in str(record["last_error"])

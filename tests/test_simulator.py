@@ -530,12 +530,33 @@ def test_sync_validation(sim: Simulator, http: requests.Session) -> None:
     assert http.get(url).status_code == 405
 
 
-def test_expired_consent(sim: Simulator, http: requests.Session) -> None:
+def sync_to_end(sim: Simulator, http: requests.Session, account: str) -> dict[str, Any]:
+    """Create a synchronization and poll it until it finishes; its attributes."""
+    sync_id = http.post(f"{sim.url}/synchronizations", json=sync_body(account)).json()["data"]["id"]
+    http.get(f"{sim.url}/synchronizations/{sync_id}")
+    attributes: dict[str, Any] = http.get(f"{sim.url}/synchronizations/{sync_id}").json()["data"][
+        "attributes"
+    ]
+    return attributes
+
+
+def test_data_is_served_after_the_expected_consent_expiry(
+    sim: Simulator, http: requests.Session
+) -> None:
     account = sim.account_ids[1]
     sim.expire_consent(account)
     attrs = http.get(f"{sim.url}/accounts/{account}").json()["data"]["attributes"]
     expiry = dt.datetime.fromisoformat(attrs["authorizationExpirationExpectedAt"])
     assert expiry < dt.datetime(2024, 3, 2, 11, tzinfo=dt.UTC)
+    for path in ("transactions", "pending-transactions"):
+        assert http.get(f"{sim.url}/accounts/{account}/{path}").status_code == 200
+    assert sync_to_end(sim, http, account)["status"] == "success"
+
+
+def test_refuse_after_expiry_switch(sim: Simulator, http: requests.Session) -> None:
+    account = sim.account_ids[1]
+    sim.expire_consent(account)
+    sim.set_refuse_after_expiry(True)
     for path in ("transactions", "pending-transactions"):
         r = http.get(f"{sim.url}/accounts/{account}/{path}")
         assert r.status_code == 403
@@ -545,13 +566,78 @@ def test_expired_consent(sim: Simulator, http: requests.Session) -> None:
             "reauthorize the account",
             "meta": {"resource": "account"},
         }
-    sync_id = http.post(f"{sim.url}/synchronizations", json=sync_body(account)).json()["data"]["id"]
-    http.get(f"{sim.url}/synchronizations/{sync_id}")
-    data = http.get(f"{sim.url}/synchronizations/{sync_id}").json()["data"]["attributes"]
+    data = sync_to_end(sim, http, account)
     assert data["status"] == "error"
     assert data["errors"][0]["code"] == "authorizationInvalid"
     sim.set_consent_expiry(account, dt.datetime(2024, 9, 1))
     assert http.get(f"{sim.url}/accounts/{account}/transactions").status_code == 200
+    with Simulator(today=TODAY, refuse_after_expiry=True) as strict:
+        assert strict.state.summary()["refuseAfterExpiry"] is True
+
+
+def test_revoked_consent_is_reported_in_latest_synchronization(
+    sim: Simulator, http: requests.Session
+) -> None:
+    account, other = sim.account_ids[:2]
+    sim.revoke_consent(account)
+    listed = http.get(f"{sim.url}/accounts/{account}/transactions").json()["meta"]
+    one = http.get(f"{sim.url}/accounts/{account}").json()["data"]["meta"]
+    for meta in (listed, one):
+        sync = meta["latestSynchronization"]["attributes"]
+        assert sync["status"] == "error"
+        assert sync["errors"][0]["code"] == "authorizationInvalid"
+    assert http.get(f"{sim.url}/accounts/{account}/transactions").status_code == 200
+    assert sync_to_end(sim, http, account)["errors"][0]["code"] == "authorizationInvalid"
+    assert sync_to_end(sim, http, other)["status"] == "success"
+    sim.revoke_consent(account, refuse_reads=True)
+    assert http.get(f"{sim.url}/accounts/{account}/transactions").status_code == 403
+    sim.reauthorize(account)
+    meta = http.get(f"{sim.url}/accounts/{account}").json()["data"]["meta"]
+    assert meta["latestSynchronization"]["attributes"]["status"] == "success"
+    assert http.get(f"{sim.url}/accounts/{account}/transactions").status_code == 200
+
+
+def test_synchronized_at_and_created_subtypes(sim: Simulator, http: requests.Session) -> None:
+    account = sim.account_ids[0]
+    sim.set_synchronized_at(account, dt.datetime(2024, 2, 28, 8, 0))
+    meta = http.get(f"{sim.url}/accounts/{account}").json()["data"]["meta"]
+    assert meta["synchronizedAt"] == "2024-02-28T08:00:00.000Z"
+    body = sync_body(account, subtype="accountDetails")
+    assert http.post(f"{sim.url}/synchronizations", json=body).status_code == 201
+    assert http.post(f"{sim.url}/synchronizations", json=sync_body(account)).status_code == 201
+    assert sim.synchronizations_created == [
+        (account, "accountDetails"),
+        (account, "accountTransactions"),
+    ]
+    created = requests.get(f"{sim.url}/_sim/state").json()["synchronizationsCreated"]
+    assert created[0] == {"account": account, "subtype": "accountDetails"}
+
+
+def test_bank_error_carries_the_banks_answer(sim: Simulator, http: requests.Session) -> None:
+    sim.bank_error_next(1, path_contains="/transactions")
+    r = http.get(f"{sim.url}/accounts/{sim.account_ids[0]}/transactions")
+    assert r.status_code == 500
+    error = r.json()["errors"][0]
+    assert error["code"] == "invalidCredentials"
+    assert error["meta"]["financialInstitutionResponse"]["statusCode"] == 401
+    assert http.get(f"{sim.url}/accounts/{sim.account_ids[0]}/transactions").status_code == 200
+
+
+def test_shift_clock_moves_consents_and_refresh_times_not_dates(sim: Simulator) -> None:
+    account = sim.account_ids[0]
+    before = sim.account(account)
+    sim.shift_clock(dt.timedelta(days=3))
+    after = sim.account(account)
+    for key in ("authorizationExpirationExpectedAt", "authorizedAt"):
+        moved = dt.datetime.fromisoformat(after["attributes"][key])
+        assert moved - dt.datetime.fromisoformat(before["attributes"][key]) == dt.timedelta(days=3)
+    assert (
+        after["attributes"]["currentBalanceReferenceDate"]
+        == (before["attributes"]["currentBalanceReferenceDate"])
+    )
+    assert sim.state.now() - dt.datetime.fromisoformat(before["meta"]["synchronizedAt"]) > (
+        dt.timedelta(days=3)
+    )
 
 
 # -- admin, robustness, determinism ---------------------------------------------------------
@@ -584,7 +670,27 @@ def test_admin_endpoints(sim: Simulator, http: requests.Session) -> None:
     r = requests.post(f"{admin}/queue", json={"account": account, "count": 2})
     assert r.json() == {"account": account, "queued": 2}
     requests.post(f"{admin}/faults", json={"kind": "expire_consent", "account": account})
+    assert http.get(f"{sim.url}/accounts/{account}/transactions").status_code == 200
+    r = requests.post(f"{admin}/switches", json={"refuse_after_expiry": True})
+    assert r.json()["refuseAfterExpiry"] is True
     assert http.get(f"{sim.url}/accounts/{account}/transactions").status_code == 403
+    assert requests.post(f"{admin}/switches", json={"refuse_after_expiry": 1}).status_code == 400
+    requests.post(f"{admin}/switches", json={"refuse_after_expiry": False})
+    other = sim.account_ids[1]
+    requests.post(f"{admin}/faults", json={"kind": "revoke_consent", "account": other})
+    assert requests.get(f"{admin}/state").json()["accounts"][1]["consentRevoked"] is True
+    meta = http.get(f"{sim.url}/accounts/{other}").json()["data"]["meta"]
+    assert meta["latestSynchronization"]["attributes"]["status"] == "error"
+    requests.post(f"{admin}/faults", json={"kind": "reauthorize", "account": other})
+    assert requests.get(f"{admin}/state").json()["accounts"][1]["consentRevoked"] is False
+    stale = {"kind": "synchronized_at", "account": other, "at": "2024-02-01T06:00:00Z"}
+    requests.post(f"{admin}/faults", json=stale)
+    meta = http.get(f"{sim.url}/accounts/{other}").json()["data"]["meta"]
+    assert meta["synchronizedAt"] == "2024-02-01T06:00:00.000Z"
+    bad_at = {"kind": "synchronized_at", "account": other, "at": "yesterday"}
+    assert requests.post(f"{admin}/faults", json=bad_at).status_code == 400
+    requests.post(f"{admin}/faults", json={"kind": "bank_error", "status": 500})
+    assert http.get(f"{sim.url}/accounts").json()["errors"][0]["code"] == "invalidCredentials"
     requests.post(f"{admin}/faults", json={"kind": "expire_tokens"})
     assert http.get(f"{sim.url}/accounts").status_code == 401
     bad = [

@@ -207,7 +207,7 @@ def test_configured_time_zone_overrides_the_bank(ws: Workspace) -> None:
 
 
 def test_one_failing_account_does_not_stop_the_others(ws: Workspace) -> None:
-    ws.sim.expire_consent(ws.sim.account_ids[1])
+    ws.sim.revoke_consent(ws.sim.account_ids[1], refuse_reads=True)
     result = ws.sync()
     assert not result.ok
     failed = of(result, ws.sim.account_ids[1])
@@ -295,7 +295,7 @@ def test_refresh_creates_a_synchronization_once_per_cooldown(ws: Workspace) -> N
     messages: list[str] = []
     result = ws.sync(refresh=True, customer_ip="203.0.113.9", progress=messages.append)
     posts = [p for m, p, s in ws.sim.request_log if m == "POST" and p == "/synchronizations"]
-    assert len(posts) == 3
+    assert len(posts) == 6  # accountDetails and accountTransactions of each account
     assert of(result, account).new == 42
     assert any("success" in m for m in messages)
     ws.sim.reset_log()

@@ -11,7 +11,10 @@ Contract (JSON in, JSON out; never faulted, never logged; no authentication):
   inside ``attributes`` are served verbatim).
 * ``POST /_sim/faults`` ``{"kind", "count"?, "status"?, "retry_after"?, "seconds"?,
   "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow, repeat,
-  expire_tokens, expire_consent (needs ``account``), clear -> 200 with the state.
+  bank_error (500 ``invalidCredentials`` with the bank's answer), expire_tokens,
+  clear; and with ``account``: expire_consent, revoke_consent (``refuse_reads``?),
+  reauthorize, synchronized_at (``at``, ISO 8601) -> 200 with the state.
+* ``POST /_sim/switches`` ``{"refuse_after_expiry": bool}`` -> 200 with the state.
 * ``POST /_sim/queue`` ``{"account", "count"}`` -> ``{"account", "queued"}``.
 * ``POST /_sim/grow`` -> one generated transaction on a random account.
 * ``POST /_sim/options`` ``{"listOrder"?: "date"|"created", "legacyLinks"?: bool}``
@@ -25,6 +28,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from beancount_ponto.simulator import consent
 from beancount_ponto.simulator.faults import KINDS, Fault
 from beancount_ponto.simulator.jsonutil import dumps, loads
 from beancount_ponto.simulator.messages import (
@@ -93,6 +97,14 @@ def _date(body: dict[str, Any], key: str) -> dt.date | None:
         raise _Invalid(f"{key} must be a YYYY-MM-DD date", key) from None
 
 
+def _timestamp(body: dict[str, Any], key: str) -> dt.datetime:
+    value = _text(body, key)
+    try:
+        return dt.datetime.fromisoformat(value or "")
+    except ValueError:
+        raise _Invalid(f"{key} must be an ISO 8601 timestamp", key) from None
+
+
 def _account(state: SimState, body: dict[str, Any]) -> str:
     account = body.get("account")
     if not isinstance(account, str):
@@ -134,6 +146,12 @@ def _faults(state: SimState, body: dict[str, Any]) -> Response:
         state.expire_tokens()
     elif kind == "expire_consent":
         state.expire_consent(_account(state, body))
+    elif kind == "revoke_consent":
+        consent.revoke(state, _account(state, body), refuse_reads=body.get("refuse_reads") is True)
+    elif kind == "reauthorize":
+        consent.reauthorize(state, _account(state, body))
+    elif kind == "synchronized_at":
+        state.set_synchronized_at(_account(state, body), _timestamp(body, "at"))
     elif kind == "clear":
         with state.lock:
             state.faults.clear()
@@ -152,9 +170,19 @@ def _faults(state: SimState, body: dict[str, Any]) -> Response:
             raise _Invalid(str(exc), "kind") from None
     else:
         raise _Invalid(
-            f"kind must be one of {', '.join(KINDS)}, expire_tokens, expire_consent or clear",
+            f"kind must be one of {', '.join(KINDS)}, expire_tokens, expire_consent, "
+            "revoke_consent, reauthorize, synchronized_at or clear",
             "kind",
         )
+    return json_response(200, state.summary())
+
+
+def _switches(state: SimState, body: dict[str, Any]) -> Response:
+    value = body.get("refuse_after_expiry")
+    if not isinstance(value, bool):
+        raise _Invalid("refuse_after_expiry must be true or false", "refuse_after_expiry")
+    with state.lock:
+        state.consent.refuse_after_expiry = value
     return json_response(200, state.summary())
 
 
@@ -180,6 +208,7 @@ _POSTS = {
     "faults": _faults,
     "queue": _queue,
     "options": _options,
+    "switches": _switches,
 }
 
 

@@ -58,6 +58,15 @@ FAIL_CODES = {
     404: "resourceNotFound",
 }
 
+#: The bank's own answer in a ``bank_error`` fault (shape of ponto-api.md section 6).
+BANK_REFUSAL = {
+    "statusCode": 401,
+    "body": {"error": "invalid_grant", "error_description": "PSU credentials are not valid"},
+    "requestId": "8f1c2a4e-sim-bank",
+    "timestamp": "2026-11-20T11:00:00.000Z",
+    "requestUri": "https://psd2.demo-bank.example/v1/accounts",
+}
+
 Handler = Callable[["Api", Request, list[str]], Response]
 
 
@@ -133,6 +142,13 @@ class Api:
             resp = error_response(429, "tooManyRequests", "Too many requests, slow down.")
             resp.headers["Retry-After"] = str(fault.retry_after)
             return resp
+        if fault.kind == "bank_error":
+            return error_response(
+                fault.status,
+                "invalidCredentials",
+                "The financial institution rejected the credentials.",
+                financialInstitutionResponse=BANK_REFUSAL,
+            )
         code = FAIL_CODES.get(fault.status, "simulatedError")
         return error_response(fault.status, code, f"Simulated failure ({fault.status}).")
 
@@ -218,7 +234,7 @@ class Api:
         acc = self.state.accounts.get(args[0])
         if acc is None:
             return not_found("account")
-        if self.state.consent_expired(acc):
+        if self.state.reads_refused(acc):
             return error_response(403, "authorizationInvalid", AUTH_INVALID, resource="account")
         return acc
 

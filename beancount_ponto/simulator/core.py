@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.simulator import render
+from beancount_ponto.simulator import consent, render
 from beancount_ponto.simulator.api import Api
 from beancount_ponto.simulator.faults import Fault
 from beancount_ponto.simulator.server import SimHTTPServer
@@ -53,6 +53,9 @@ class Simulator:
             as in every replayed real sample).
         serve_time_zone: serve the bank's ``timeZone``; False leaves it out,
             as every real sample does.
+        refuse_after_expiry: answer 403 ``authorizationInvalid`` to transaction
+            reads (and fail synchronizations) once a consent's expected expiry
+            has passed. Real Ponto keeps serving data (the default).
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature allows positional use
@@ -72,6 +75,7 @@ class Simulator:
         legacy_links: bool = False,
         date_convention: DateConvention = "local_midnight",
         serve_time_zone: bool = True,
+        refuse_after_expiry: bool = False,
     ) -> None:
         sizes = list(account_sizes) if account_sizes is not None else [transactions_per_account] * 3
         self._state = SimState(
@@ -86,6 +90,7 @@ class Simulator:
             legacy_links=legacy_links,
             date_convention=date_convention,
             serve_time_zone=serve_time_zone,
+            refuse_after_expiry=refuse_after_expiry,
         )
         self._host = host
         self._port = port
@@ -315,6 +320,14 @@ class Simulator:
         """The next ``n`` matching list pages start one item early (an item served twice)."""
         self._state.arm(Fault("repeat", n, path_contains=path_contains))
 
+    def bank_error_next(self, n: int, path_contains: str | None = None, status: int = 500) -> None:
+        """The next ``n`` matching requests answer ``status`` ``invalidCredentials`` from the bank.
+
+        The error carries ``meta.financialInstitutionResponse`` (the bank refused
+        Ponto; nothing to do with the client's credentials).
+        """
+        self._state.arm(Fault("bank_error", n, status=status, path_contains=path_contains))
+
     def clear_faults(self) -> None:
         """Disarm every pending fault."""
         with self._state.lock:
@@ -334,12 +347,50 @@ class Simulator:
             self._state.account(account_id).served[name] = value
 
     def expire_consent(self, account_id: str) -> None:
-        """Move the consent expiry one day into the past.
+        """Move the expected consent expiry one day into the past.
 
-        Transaction reads then answer 403 ``authorizationInvalid`` and
-        synchronizations end in ``error``.
+        As real Ponto does, the data is still served and synchronizations still
+        succeed; with ``refuse_after_expiry`` transaction reads answer 403
+        ``authorizationInvalid`` and synchronizations end in ``error``.
         """
         self._state.expire_consent(account_id)
+
+    def revoke_consent(self, account_id: str, *, refuse_reads: bool = False) -> None:
+        """Revoke the account's consent at the bank, as Ponto reports it.
+
+        ``meta.latestSynchronization`` becomes an ``error`` with code
+        ``authorizationInvalid`` (as after Ponto's own background refresh), and so
+        does every later synchronization. The stored data is still served, unless
+        ``refuse_reads``: then transaction reads answer 403 ``authorizationInvalid``.
+        """
+        consent.revoke(self._state, account_id, refuse_reads=refuse_reads)
+
+    def reauthorize(self, account_id: str) -> None:
+        """Renew the consent for 180 days; Ponto refreshes the account successfully."""
+        consent.reauthorize(self._state, account_id)
+
+    def set_refuse_after_expiry(self, enabled: bool) -> None:
+        """Switch ``refuse_after_expiry`` (see the constructor)."""
+        with self._state.lock:
+            self._state.consent.refuse_after_expiry = enabled
+
+    def set_synchronized_at(self, account_id: str, when: dt.datetime) -> None:
+        """Set when Ponto last refreshed the account from the bank (naive = UTC)."""
+        self._state.set_synchronized_at(account_id, when)
+
+    def shift_clock(self, delta: dt.timedelta) -> None:
+        """Move the simulated clock, consent dates and refresh times by ``delta``.
+
+        Booking dates stay: tests use it to live at the real time with data dated
+        to a fixed ``today``.
+        """
+        self._state.shift_clock(delta)
+
+    @property
+    def synchronizations_created(self) -> list[tuple[str, str]]:
+        """``(account id, subtype)`` of each synchronization created over the API, in order."""
+        with self._state.lock:
+            return list(self._state.created_syncs)
 
     def set_consent_expiry(self, account_id: str, when: dt.datetime) -> None:
         """Set ``authorizationExpirationExpectedAt`` (naive = UTC)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: The kinds that are queued (the others, e.g. ``expire_tokens``, act at once).
-KINDS = ("fail", "rate_limit", "drop", "garbage", "slow", "repeat")
+KINDS = ("fail", "rate_limit", "drop", "garbage", "slow", "repeat", "bank_error")
 
 
 @dataclass(slots=True)
@@ -24,7 +24,8 @@ class Fault:
     Attributes:
         kind: one of :data:`KINDS`.
         remaining: requests it still applies to.
-        status: HTTP status for ``fail``.
+        status: HTTP status for ``fail`` and ``bank_error`` (the bank refused
+            Ponto: code ``invalidCredentials`` with ``meta.financialInstitutionResponse``).
         retry_after: ``Retry-After`` seconds for ``rate_limit``.
         seconds: delay for ``slow``.
         (``repeat``: a page of a list starts one item early, so the item that

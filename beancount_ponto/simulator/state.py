@@ -5,8 +5,12 @@ Contract:
 * Every public method takes :attr:`SimState.lock` itself (a re-entrant lock), so
   callers from the HTTP threads and from the test thread never race.
 * Clock: with a fixed ``today`` the simulated now starts at local noon of that
-  day and advances with real time; without it, it is the real UTC time. Consent
-  expiry is judged against this clock, token expiry against real monotonic time.
+  day and advances with real time; without it, it is the real UTC time;
+  :meth:`SimState.shift_clock` moves it (and the consents and refresh times
+  with it, never the data's dates). Consent expiry is judged against this
+  clock, token expiry against real monotonic time.
+* Consents behave as :mod:`.consent` says (served after the expected expiry
+  unless ``refuse_after_expiry``).
 * Balance invariant: an account's balance is the exact sum of its booked
   transactions in its currency, kept true by every insertion (added,
   queued-on-sync, grown).
@@ -31,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from beancount_ponto.simulator.consent import AUTH_INVALID, ConsentSwitches, consent_error
 from beancount_ponto.simulator.data import build_accounts, make_txn, new_id
 from beancount_ponto.simulator.faults import Fault, FaultQueue
 from beancount_ponto.simulator.jsonutil import (
@@ -51,9 +56,7 @@ from beancount_ponto.simulator.records import (
 
 TXN_SUBTYPES = ("accountTransactions", "accountTransactionsWithUnsettled")
 SYNC_SUBTYPES = ("accountDetails", *TXN_SUBTYPES)
-AUTH_INVALID = (
-    "The authorization is invalid, you should ask the customer to reauthorize the account"
-)
+__all__ = ["AUTH_INVALID", "SYNC_SUBTYPES", "TXN_SUBTYPES", "SimState", "to_amount"]
 
 
 def to_amount(value: object) -> Decimal:
@@ -91,6 +94,7 @@ class SimState:
         legacy_links: bool = False,
         date_convention: DateConvention = "local_midnight",
         serve_time_zone: bool = True,
+        refuse_after_expiry: bool = False,
     ) -> None:
         if any(size < 0 for size in sizes):
             raise ValueError("transaction counts must not be negative")
@@ -106,6 +110,10 @@ class SimState:
         self.zone = ZoneInfo(time_zone)
         self._fixed_today = today
         self._t0 = time.monotonic()
+        self._shift = dt.timedelta(0)
+        self.consent = ConsentSwitches(refuse_after_expiry=refuse_after_expiry)
+        #: ``(account id, subtype)`` of each synchronization created over the API.
+        self.created_syncs: list[tuple[str, str]] = []
         self._base_now = (
             local_midnight(today, self.zone) + dt.timedelta(hours=12) if today else None
         )
@@ -157,8 +165,21 @@ class SimState:
     def now(self) -> dt.datetime:
         """The simulated current time (aware UTC, millisecond precision)."""
         if self._base_now is None:
-            return truncate_ms(dt.datetime.now(dt.UTC))
-        return truncate_ms(self._base_now + dt.timedelta(seconds=time.monotonic() - self._t0))
+            return truncate_ms(dt.datetime.now(dt.UTC) + self._shift)
+        elapsed = dt.timedelta(seconds=time.monotonic() - self._t0)
+        return truncate_ms(self._base_now + elapsed + self._shift)
+
+    def shift_clock(self, delta: dt.timedelta) -> None:
+        """Move the clock by ``delta``, with consents and refresh times (not booking dates)."""
+        with self.lock:
+            self._shift += delta
+            for account in self.accounts.values():
+                account.authorized_at += delta
+                account.expires_at += delta
+                account.synchronized_at += delta
+            for sync in self.syncs.values():
+                sync.created_at += delta
+                sync.updated_at += delta
 
     def today(self) -> dt.date:
         """The simulated booking date of new transactions."""
@@ -205,8 +226,20 @@ class SimState:
                 raise KeyError(f"unknown account id {account_id!r}") from None
 
     def consent_expired(self, account: AccountRec) -> bool:
-        """True if the account's bank consent lies in the (simulated) past."""
+        """True if the account's expected consent expiry lies in the (simulated) past."""
         return account.expires_at <= self.now()
+
+    def reads_refused(self, account: AccountRec) -> bool:
+        """True if transaction reads answer 403 ``authorizationInvalid`` (see :mod:`.consent`)."""
+        with self.lock:
+            return self.consent.reads_refused(account, self.now())
+
+    def set_synchronized_at(self, account_id: str, when: dt.datetime) -> None:
+        """Set when Ponto last refreshed the account (``meta.synchronizedAt``; naive = UTC)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        with self.lock:
+            self.account(account_id).synchronized_at = truncate_ms(when.astimezone(dt.UTC))
 
     def _next_created(self, day: dt.date) -> dt.datetime:
         created = max(self.now(), self._last_created + dt.timedelta(milliseconds=1))
@@ -333,6 +366,7 @@ class SimState:
                 updated_at=now,
             )
             self.syncs[sync.id] = sync
+            self.created_syncs.append((account_id, subtype))
             account.latest_sync = sync
             return sync
 
@@ -343,11 +377,9 @@ class SimState:
                 sync.status = "running"
             elif sync.status == "running":
                 account = self.accounts[sync.account_id]
-                if self.consent_expired(account):
+                if self.consent.syncs_fail(account, self.now()):
                     sync.status = "error"
-                    sync.errors = [
-                        {"code": "authorizationInvalid", "detail": AUTH_INVALID, "meta": {}}
-                    ]
+                    sync.errors = [consent_error()]
                 else:
                     sync.status = "success"
                     if sync.subtype in TXN_SUBTYPES:
@@ -400,11 +432,18 @@ class SimState:
                         "balance": a.balance,
                         "consentExpiresAt": iso(a.expires_at),
                         "consentExpired": self.consent_expired(a),
+                        "consentRevoked": a.id in self.consent.revoked,
+                        "synchronizedAt": iso(a.synchronized_at),
                     }
                     for a in self.accounts.values()
                 ],
                 "pendingFaults": [f.describe() for f in self.faults.pending()],
                 "synchronizations": len(self.syncs),
+                "refuseAfterExpiry": self.consent.refuse_after_expiry,
+                "synchronizationsCreated": [
+                    {"account": account, "subtype": subtype}
+                    for account, subtype in self.created_syncs
+                ],
                 "validTokens": sum(1 for exp in self.tokens.values() if exp > time.monotonic()),
                 "requests": len(self._log),
             }
