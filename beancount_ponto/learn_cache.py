@@ -17,13 +17,17 @@ Contract:
   ``(path, mtime_ns, size)``. :func:`refresh` stats the ledger's files and
   reads again only those whose stamp changed (and the include graph only
   where it changed), so an hourly run on an unchanged ledger reads no ledger
-  file. The cache is JSON with a version; an unreadable cache, another
-  version or other linked accounts mean starting afresh (never an error).
+  file. A file that only grew by whole entries (its old content has the
+  digest remembered, and the new text does not continue the last entry) has
+  just its new tail parsed, so bean-ponto's own appends stay cheap. The
+  cache is JSON with a version; an unreadable cache, another version or
+  other linked accounts mean starting afresh (never an error).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -162,11 +166,13 @@ class FileExamples:
     Attributes:
         mtime_ns: the file's modification time when read.
         size: the file's size when read.
+        digest: the BLAKE2b digest (hex) of its content, to recognise a pure append.
         examples: its examples per linked account.
     """
 
     mtime_ns: int
     size: int
+    digest: str = ""
     examples: dict[str, list[Example]] = field(default_factory=dict)
 
 
@@ -200,7 +206,8 @@ class LearnCache:
             for account, examples in item.examples.items():
                 for e in examples:
                     rows[(account, e.label, " ".join(e.features))].append(e.day)
-            files[path] = [item.mtime_ns, item.size, [[*key, days] for key, days in rows.items()]]
+            rows_out = [[*key, days] for key, days in rows.items()]
+            files[path] = [item.mtime_ns, item.size, item.digest, rows_out]
         document = {
             "version": self.version,
             "accounts": sorted(self.accounts),
@@ -222,19 +229,19 @@ class LearnCache:
             if document["version"] != CACHE_VERSION:
                 raise ValueError(f"cache version {document['version']}, not {CACHE_VERSION}")
             files: dict[str, FileExamples] = {}
-            for path, (mtime_ns, size, rows) in document["files"].items():
+            for path, (mtime_ns, size, digest, rows) in document["files"].items():
                 examples: dict[str, list[Example]] = defaultdict(list)
                 for account, label, features, days in rows:
                     shared = tuple(features.split(" ")) if features else ()
                     examples[account].extend(Example(int(d), label, shared) for d in days)
-                files[path] = FileExamples(int(mtime_ns), int(size), dict(examples))
+                files[path] = FileExamples(int(mtime_ns), int(size), str(digest), dict(examples))
             return cls(
                 accounts=frozenset(document["accounts"]),
                 skip_labels=frozenset(document["skip_labels"]),
                 files=files,
                 includes=dict(document["includes"]),
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a learning cache: {exc}") from None
 
 
@@ -255,6 +262,41 @@ def save_cache(path: Path, cache: LearnCache) -> None:
     """Write the cache atomically (creating its folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, cache.to_json())
+
+
+def _starts_an_entry(before: bytes, tail: bytes) -> bool:
+    """Whether ``tail``, appended after ``before``, cannot continue its last entry."""
+    if not before.endswith(b"\n") and not tail.startswith(b"\n"):
+        return False
+    first = tail.lstrip(b"\r\n")
+    return not first[:1].isspace()
+
+
+def _read_file(
+    path: Path, known: FileExamples | None, accounts: frozenset[str], skip_labels: frozenset[str]
+) -> FileExamples:
+    """Read one changed file; when it only grew by whole entries, parse just the new tail."""
+    stat = path.stat()
+    content = path.read_bytes()
+    hasher = hashlib.blake2b(digest_size=16)
+    if known is not None and known.digest and 0 < known.size < len(content):
+        view = memoryview(content)
+        hasher.update(view[: known.size])
+        prefix_digest = hasher.hexdigest()
+        hasher.update(view[known.size :])
+        last, tail = content[known.size - 1 : known.size], content[known.size :]
+        if prefix_digest == known.digest and _starts_an_entry(last, tail):
+            added = examples_from_text(
+                tail.decode("utf-8", errors="replace"), accounts, skip_labels=skip_labels
+            )
+            merged = {a: [*known.examples.get(a, []), *added.get(a, [])] for a in accounts}
+            examples = {a: rows for a, rows in merged.items() if rows}
+            return FileExamples(stat.st_mtime_ns, len(content), hasher.hexdigest(), examples)
+    else:
+        hasher.update(content)
+    text = content.decode("utf-8", errors="replace")
+    examples = examples_from_text(text, accounts, skip_labels=skip_labels)
+    return FileExamples(stat.st_mtime_ns, len(content), hasher.hexdigest(), examples)
 
 
 def refresh(
@@ -293,9 +335,7 @@ def refresh(
         if known is not None and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size):
             current[key] = known
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        examples = examples_from_text(text, accounts, skip_labels=skip_labels)
-        current[key] = FileExamples(stat.st_mtime_ns, stat.st_size, examples)
+        current[key] = _read_file(path, known, accounts, skip_labels)
         read.append(path)
     if set(current) != set(cache.files) or cache.includes != before:
         read = read or [main]  # the set of files changed: worth saving

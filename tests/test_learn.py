@@ -284,6 +284,7 @@ def test_cache_round_trips_and_an_unchanged_ledger_is_not_read(
     with monkeypatch.context() as patch:
         patch.setattr(learn_cache, "examples_from_text", no_reading)
         patch.setattr(Path, "read_text", no_reading)
+        patch.setattr(Path, "read_bytes", no_reading)
         again, read = refresh(loaded, main, BANKS, skip_labels=PLACEHOLDERS)
     assert read == []
     assert again.examples(BANK) == cache.examples(BANK)
@@ -301,6 +302,69 @@ def test_a_changed_file_is_read_again_and_only_that_one(tmp_path: Path) -> None:
     assert read == [moved.resolve()]
     assert len(cache.examples(BANK)) == 6
     assert "w:colruyt" in cache.examples(BANK)[-1].features
+
+
+def bump(path: Path) -> None:
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+
+def parsed_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = learn_cache.examples_from_text
+
+    def spy(text: str, *args: object, **kw: object) -> object:
+        seen.append(text)
+        return real(text, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(learn_cache, "examples_from_text", spy)
+    return seen
+
+
+def test_an_append_of_whole_entries_parses_only_the_new_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main, moved = ledger_with_moved_entries(tmp_path)
+    cache, _ = refresh(None, main, BANKS, skip_labels=PLACEHOLDERS)
+    new = '\n2024-03-01 * "COLRUYT"\n  Assets:Bank:Checking  -40 EUR\n  Expenses:Food\n'
+    with moved.open("a", encoding="utf-8") as handle:
+        handle.write(new)
+    seen = parsed_texts(monkeypatch)
+    cache, read = refresh(load_cache_from(cache, tmp_path), main, BANKS, skip_labels=PLACEHOLDERS)
+    assert read == [moved.resolve()] and seen == [new]
+    assert [e.label for e in cache.examples(BANK)][-2:] == ["Assets:Bank:Savings", "Expenses:Food"]
+    assert cache.files[str(moved.resolve())].size == moved.stat().st_size
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "edit",  # an entry in the middle is recategorised (the file grows, the prefix differs)
+        "continue",  # a posting is added to the last entry: the tail is no whole entry
+    ],
+)
+def test_other_changes_read_the_whole_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    main, moved = ledger_with_moved_entries(tmp_path)
+    cache, _ = refresh(None, main, BANKS, skip_labels=PLACEHOLDERS)
+    text = moved.read_text(encoding="utf-8")
+    if change == "edit":
+        text = text.replace("  Expenses:Food  12.50 EUR", "  Expenses:Household  12.50 EUR")
+        first, expected = True, "Expenses:Household"
+    else:
+        text = text.replace("  Assets:Bank:Savings  100 EUR\n", "  Assets:Bank:Savings  70 EUR\n")
+        text += "  Expenses:Household  30 EUR\n"
+        first, expected = False, "Assets:Bank:Savings"  # still the largest other leg
+    moved.write_text(text, encoding="utf-8")
+    bump(moved)
+    assert bean_check(main) == []
+    seen = parsed_texts(monkeypatch)
+    cache, read = refresh(load_cache_from(cache, tmp_path), main, BANKS, skip_labels=PLACEHOLDERS)
+    assert read == [moved.resolve()] and seen == [text]
+    labels = [e.label for e in cache.examples(BANK)]
+    assert labels[0 if first else -1] == expected
+    assert len(labels) == 5
 
 
 def load_cache_from(cache: LearnCache, tmp_path: Path) -> LearnCache | None:
