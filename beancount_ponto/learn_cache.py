@@ -163,17 +163,55 @@ def examples_from_text(
 class FileExamples:
     """The examples of one ledger file at one stamp.
 
+    The examples stay encoded (``rows_json``) until first asked for, so that
+    an idle run, which only compares stamps, never decodes them.
+
     Attributes:
         mtime_ns: the file's modification time when read.
         size: the file's size when read.
         digest: the BLAKE2b digest (hex) of its content, to recognise a pure append.
-        examples: its examples per linked account.
+        rows_json: the examples as JSON rows ``[account, label, features, [days]]``.
+        decoded: the examples per linked account, once decoded or when freshly read.
     """
 
     mtime_ns: int
     size: int
     digest: str = ""
-    examples: dict[str, list[Example]] = field(default_factory=dict)
+    rows_json: str | None = None
+    decoded: dict[str, list[Example]] | None = field(default=None, repr=False)
+
+    @property
+    def examples(self) -> dict[str, list[Example]]:
+        """The examples per linked account.
+
+        Raises:
+            ValueError: if the encoded rows are not what :meth:`encoded` writes.
+        """
+        if self.decoded is None:
+            self.decoded = _decode_rows(self.rows_json or "[]")
+        return self.decoded
+
+    def encoded(self) -> str:
+        """The examples as JSON rows; identical examples are stored once with their days."""
+        if self.rows_json is None:
+            rows: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+            for account, examples in (self.decoded or {}).items():
+                for e in examples:
+                    rows[(account, e.label, " ".join(e.features))].append(e.day)
+            rows_out = [[*key, days] for key, days in rows.items()]
+            self.rows_json = json.dumps(rows_out, separators=(",", ":"))
+        return self.rows_json
+
+
+def _decode_rows(text: str) -> dict[str, list[Example]]:
+    examples: dict[str, list[Example]] = defaultdict(list)
+    try:
+        for account, label, features, days in json.loads(text):
+            shared = tuple(features.split(" ")) if features else ()
+            examples[str(account)].extend(Example(int(d), str(label), shared) for d in days)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not a learning cache: {exc}") from None
+    return dict(examples)
 
 
 @dataclass
@@ -199,15 +237,11 @@ class LearnCache:
         return [e for f in self.files.values() for e in f.examples.get(account, [])]
 
     def to_json(self) -> str:
-        """The cache as compact JSON; identical examples are stored once with their days."""
-        files: dict[str, Any] = {}
-        for path, item in self.files.items():
-            rows: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-            for account, examples in item.examples.items():
-                for e in examples:
-                    rows[(account, e.label, " ".join(e.features))].append(e.day)
-            rows_out = [[*key, days] for key, days in rows.items()]
-            files[path] = [item.mtime_ns, item.size, item.digest, rows_out]
+        """The cache as compact JSON; each file's examples are one encoded string."""
+        files: dict[str, Any] = {
+            path: [item.mtime_ns, item.size, item.digest, item.encoded()]
+            for path, item in self.files.items()
+        }
         document = {
             "version": self.version,
             "accounts": sorted(self.accounts),
@@ -230,11 +264,9 @@ class LearnCache:
                 raise ValueError(f"cache version {document['version']}, not {CACHE_VERSION}")
             files: dict[str, FileExamples] = {}
             for path, (mtime_ns, size, digest, rows) in document["files"].items():
-                examples: dict[str, list[Example]] = defaultdict(list)
-                for account, label, features, days in rows:
-                    shared = tuple(features.split(" ")) if features else ()
-                    examples[account].extend(Example(int(d), label, shared) for d in days)
-                files[path] = FileExamples(int(mtime_ns), int(size), str(digest), dict(examples))
+                if not isinstance(rows, str):
+                    raise TypeError("rows are not encoded")
+                files[path] = FileExamples(int(mtime_ns), int(size), str(digest), rows)
             return cls(
                 accounts=frozenset(document["accounts"]),
                 skip_labels=frozenset(document["skip_labels"]),
@@ -291,12 +323,13 @@ def _read_file(
             )
             merged = {a: [*known.examples.get(a, []), *added.get(a, [])] for a in accounts}
             examples = {a: rows for a, rows in merged.items() if rows}
-            return FileExamples(stat.st_mtime_ns, len(content), hasher.hexdigest(), examples)
+            digest = hasher.hexdigest()
+            return FileExamples(stat.st_mtime_ns, len(content), digest, decoded=examples)
     else:
         hasher.update(content)
     text = content.decode("utf-8", errors="replace")
     examples = examples_from_text(text, accounts, skip_labels=skip_labels)
-    return FileExamples(stat.st_mtime_ns, len(content), hasher.hexdigest(), examples)
+    return FileExamples(stat.st_mtime_ns, len(content), hasher.hexdigest(), decoded=examples)
 
 
 def refresh(

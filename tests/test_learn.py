@@ -281,12 +281,14 @@ def test_cache_round_trips_and_an_unchanged_ledger_is_not_read(
     def no_reading(*_args: object, **_kw: object) -> object:
         raise AssertionError("the ledger was read although nothing changed")
 
+    fresh = load_cache(path)
     with monkeypatch.context() as patch:
         patch.setattr(learn_cache, "examples_from_text", no_reading)
         patch.setattr(Path, "read_text", no_reading)
         patch.setattr(Path, "read_bytes", no_reading)
-        again, read = refresh(loaded, main, BANKS, skip_labels=PLACEHOLDERS)
+        again, read = refresh(fresh, main, BANKS, skip_labels=PLACEHOLDERS)
     assert read == []
+    assert all(f.decoded is None for f in again.files.values())  # not even decoded
     assert again.examples(BANK) == cache.examples(BANK)
 
 
@@ -382,6 +384,9 @@ def test_other_version_other_accounts_or_garbage_start_afresh(tmp_path: Path) ->
     path.write_text("{not json")
     assert load_cache(path) is None
     assert load_cache(tmp_path / "absent.json") is None
+    broken = LearnCache.from_json(cache.to_json().replace('\\"Expenses:Food\\",', ""))
+    with pytest.raises(ValueError, match="not a learning cache"):
+        broken.examples(BANK)
     other, read = refresh(cache, main, frozenset({"Assets:Bank:Savings"}))
     assert len(read) == 2 and other.examples(BANK) == []
     assert [e.label for e in other.examples("Assets:Bank:Savings")] == [BANK]
