@@ -148,11 +148,15 @@ class Model:
         weighted: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         counted: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         decay = math.log(2) / half_life_days if half_life_days > 0 else 0.0
-        for example in rows:
-            weight = math.exp(-decay * (newest - example.day))
-            for feature in example.features:
-                weighted[feature][example.label] += weight
-                counted[feature][example.label] += 1
+        groups: dict[tuple[str, tuple[str, ...]], list[float]] = defaultdict(lambda: [0.0, 0])
+        for example in rows:  # examples often share their features: count each group once
+            group = groups[(example.label, example.features)]
+            group[0] += math.exp(-decay * (newest - example.day))
+            group[1] += 1
+        for (label, features), (weight, count) in groups.items():
+            for feature in features:
+                weighted[feature][label] += weight
+                counted[feature][label] += int(count)
         labels = {e.label for e in rows}
         self.size = len(rows)
         self.labels = frozenset(labels)

@@ -321,10 +321,17 @@ def _read_file(
             added = examples_from_text(
                 tail.decode("utf-8", errors="replace"), accounts, skip_labels=skip_labels
             )
-            merged = {a: [*known.examples.get(a, []), *added.get(a, [])] for a in accounts}
-            examples = {a: rows for a, rows in merged.items() if rows}
-            digest = hasher.hexdigest()
-            return FileExamples(stat.st_mtime_ns, len(content), digest, decoded=examples)
+            grown = FileExamples(stat.st_mtime_ns, len(content), hasher.hexdigest())
+            if known.decoded is not None:
+                merged = {a: [*known.decoded.get(a, []), *added.get(a, [])] for a in accounts}
+                grown.decoded = {a: rows for a, rows in merged.items() if rows}
+            if known.rows_json is not None:  # the old rows are kept encoded, as they were
+                new = FileExamples(0, 0, decoded=added).encoded()
+                old = known.rows_json
+                grown.rows_json = (
+                    old if new == "[]" else new if old == "[]" else f"{old[:-1]},{new[1:]}"
+                )
+            return grown
     else:
         hasher.update(content)
     text = content.decode("utf-8", errors="replace")

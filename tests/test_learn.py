@@ -338,6 +338,25 @@ def test_an_append_of_whole_entries_parses_only_the_new_tail(
     assert cache.files[str(moved.resolve())].size == moved.stat().st_size
 
 
+@pytest.mark.parametrize("kept", ["in memory", "saved and loaded", "loaded and used"])
+def test_an_append_gives_the_same_examples_however_the_cache_was_kept(
+    tmp_path: Path, kept: str
+) -> None:
+    main, moved = ledger_with_moved_entries(tmp_path)
+    cache, _ = refresh(None, main, BANKS, skip_labels=PLACEHOLDERS)
+    if kept != "in memory":
+        cache = load_cache_from(cache, tmp_path) or cache
+    if kept == "loaded and used":
+        cache.examples(BANK)
+    with moved.open("a", encoding="utf-8") as handle:
+        handle.write('\n2024-03-01 * "ALDI"\n  Assets:Bank:Checking  -9 EUR\n  Expenses:Food\n')
+    grown, _ = refresh(cache, main, BANKS, skip_labels=PLACEHOLDERS)
+    fresh, _ = refresh(None, main, BANKS, skip_labels=PLACEHOLDERS)
+    assert grown.examples(BANK) == fresh.examples(BANK)
+    again = load_cache_from(grown, tmp_path)
+    assert again is not None and again.examples(BANK) == fresh.examples(BANK)
+
+
 @pytest.mark.parametrize(
     "change",
     [
