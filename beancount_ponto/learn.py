@@ -145,18 +145,26 @@ class Model:
     def __init__(self, examples: Iterable[Example], *, half_life_days: float = 365.0) -> None:
         rows = list(examples)
         newest = max((e.day for e in rows), default=0)
-        weighted: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        counted: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         decay = math.log(2) / half_life_days if half_life_days > 0 else 0.0
-        groups: dict[tuple[str, tuple[str, ...]], list[float]] = defaultdict(lambda: [0.0, 0])
+        weights: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
+        counts: dict[tuple[str, tuple[str, ...]], int] = defaultdict(int)
         for example in rows:  # examples often share their features: count each group once
-            group = groups[(example.label, example.features)]
-            group[0] += math.exp(-decay * (newest - example.day))
-            group[1] += 1
-        for (label, features), (weight, count) in groups.items():
-            for feature in features:
-                weighted[feature][label] += weight
-                counted[feature][label] += int(count)
+            key = (example.label, example.features)
+            weights[key] += math.exp(-decay * (newest - example.day))
+            counts[key] += 1
+        pairs: dict[tuple[str, str], list[float]] = {}
+        for key, weight in weights.items():
+            label, count = key[0], counts[key]
+            for feature in key[1]:
+                pair = pairs.get((feature, label))
+                if pair is None:
+                    pairs[(feature, label)] = [weight, count]
+                else:
+                    pair[0] += weight
+                    pair[1] += count
+        weighted: dict[str, dict[str, list[float]]] = defaultdict(dict)
+        for (feature, label), pair in pairs.items():
+            weighted[feature][label] = pair
         labels = {e.label for e in rows}
         self.size = len(rows)
         self.labels = frozenset(labels)
@@ -164,14 +172,13 @@ class Model:
         self._votes: dict[str, list[tuple[str, float, int]]] = {}
         self._weights: dict[str, float] = {}
         for feature, per_label in weighted.items():
-            total = sum(per_label.values())
-            entropy = -sum(w / total * math.log(w / total) for w in per_label.values() if w > 0)
+            total = sum(w for w, _ in per_label.values())
+            entropy = -sum(w / total * math.log(w / total) for w, _ in per_label.values() if w > 0)
             kind = feature.split(":", 1)[0]
             self._weights[feature] = KIND_WEIGHTS.get(kind, 1.0) * max(0.0, 1.0 - entropy / scale)
             # One smoothing count keeps a feature seen once from voting with certainty.
             self._votes[feature] = [
-                (label, w / (total + 0.5), counted[feature][label])
-                for label, w in per_label.items()
+                (label, w / (total + 0.5), int(n)) for label, (w, n) in per_label.items()
             ]
 
     def predict(
