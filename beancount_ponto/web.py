@@ -133,6 +133,21 @@ class PontoPage:
         """The file the sync appends to."""
         return config.output_path(self.ledger_path)
 
+    def own_files(self) -> frozenset[Path]:
+        """bean-ponto's own files (resolved): config, output ledger, state, credentials.
+
+        Fava's Import page must never move or delete these.
+        """
+        files = {self.settings.config_path.resolve()}
+        try:
+            config = self.config()
+        except ConfigError:
+            return frozenset(files)
+        output = self.output_path(config)
+        state = SyncState(output=output)
+        files |= {output, state.state_path, state.ids_path, config.credentials_path()}
+        return frozenset(p.resolve() for p in files)
+
     def unseen_output(self) -> Path | None:
         """The output file if another writer created it after Fava loaded (once per change).
 
