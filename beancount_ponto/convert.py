@@ -5,9 +5,11 @@ Contract: everything here is pure (no I/O, no clock, no network).
 * :func:`transaction_to_entry` turns one :class:`~beancount_ponto.models.Transaction`
   into a balanced ``beancount.core.data.Transaction`` with two explicit postings:
   the linked account gets exactly the Decimal amount Ponto sent, the counter
-  account its negation. The entry date is the bank's local date (see
-  :func:`local_date`). Metadata starts with ``ponto_id`` (the dedup key), followed
-  by the non-empty bank fields in a fixed order.
+  account its negation, both written with at least the currency's ISO 4217
+  decimals (``-42.5`` EUR as ``-42.50``; padding only, never rounding). The
+  entry date is the bank's local date (see :func:`local_date`). Metadata starts
+  with ``ponto_id`` (the dedup key), followed by the non-empty bank fields in a
+  fixed order.
 * :func:`balance_to_entry` turns an :class:`~beancount_ponto.models.Account`'s
   current balance into a ``balance`` assertion on the day after its reference date.
 * :func:`clean_text` makes bank text one safe line: NFC, line breaks and ``<br>``
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from babel.numbers import get_currency_precision
 from beancount.core import account as bc_account
 from beancount.core import data
 from beancount.core.amount import Amount
@@ -173,6 +176,19 @@ def _check_currency(currency: object, what: str) -> str:
     return currency
 
 
+def minor_units(number: Decimal, currency: str) -> Decimal:
+    """``number`` with at least the currency's ISO 4217 decimals (``-42.5 EUR`` -> ``-42.50``).
+
+    Only pads with zeros: digits beyond the minor unit are kept, never rounded.
+    Unknown codes get two decimals (Babel's default).
+    """
+    digits = get_currency_precision(currency)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -digits:
+        return number.quantize(Decimal(1).scaleb(-digits))
+    return number
+
+
 def _check_amount(number: object, what: str) -> Decimal:
     if not isinstance(number, Decimal) or not number.is_finite():
         raise MalformedResponseError(
@@ -262,9 +278,16 @@ def transaction_to_entry(tx: Transaction, options: ConvertOptions) -> data.Trans
     meta.update((key, val) for key, val in candidates if val is not None)
 
     postings = [
-        data.Posting(options.account, Amount(number, currency), None, None, None, None),
         data.Posting(
-            options.counter_account, Amount(_negate(number), currency), None, None, None, None
+            options.account, Amount(minor_units(number, currency), currency), None, None, None, None
+        ),
+        data.Posting(
+            options.counter_account,
+            Amount(minor_units(_negate(number), currency), currency),
+            None,
+            None,
+            None,
+            None,
         ),
     ]
     return data.Transaction(
@@ -309,7 +332,7 @@ def balance_to_entry(account: Account, options: ConvertOptions) -> data.Balance 
         meta,
         reference + dt.timedelta(days=1),
         options.account,
-        Amount(number, currency),
+        Amount(minor_units(number, currency), currency),
         None,
         None,
     )

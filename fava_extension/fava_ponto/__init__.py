@@ -52,6 +52,7 @@ from beancount_ponto.web_input import host_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from decimal import Decimal
 
     from fava.core import FavaLedger
     from flask.wrappers import Response
@@ -163,8 +164,20 @@ class FavaPonto(FavaExtensionBase):
         """The page's style sheet (a static file shipped with the extension)."""
         return Markup(_CSS)  # a packaged file, no user data
 
+    def money(self, value: Decimal | None, currency: str) -> str:
+        """An amount as Fava shows it in this ledger (its precision and locale), with currency."""
+        if value is None:
+            return "\u2014"
+        return f"{self.ledger.format_decimal(value, currency)} {currency}"
+
     def after_load_file(self) -> None:
-        """Hand the new load to the page and list Ponto problems among Fava's errors."""
+        """Hand the new load to the page and list Ponto problems among Fava's errors.
+
+        Fava also watches the bean-ponto config from now on, so an edit (or a
+        broken file) reloads the ledger and shows up in Fava's *Errors*.
+        """
+        files, folders = self.ledger.paths_to_watch()
+        self.ledger.watcher.update([*files, self.settings.config_path], folders)
         options = self.ledger.options
         self.page.ledger_loaded(
             self.ledger.all_entries,
