@@ -6,6 +6,7 @@ Screenshots go to ``$PONTO_SHOTS`` when it is set (for looking at them).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -108,7 +109,7 @@ def test_tables_fit_with_long_errors_and_text(
     assert buttons.count() == 3  # two Unlink, one Link
     for i in range(buttons.count()):
         box = buttons.nth(i).bounding_box()
-        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= inner
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= inner
     for label in ("Amount", "New", "Skipped"):
         cell = page.locator(f'td[data-label="{label}"]').first
         box = cell.bounding_box()
@@ -135,6 +136,8 @@ def test_a_refused_secret_is_said_next_to_the_form(
     expect(error).to_be_in_viewport()
     expect(badge).to_have_count(0)
     assert WRONG_SECRET not in page.content()
+    stored = json.loads(ws.config.credentials_path().read_text(encoding="utf-8"))
+    assert stored["client_secret"] == ws.sim.client_secret  # the working one is kept
     shoot(page, "refused-secret")
 
 
