@@ -52,7 +52,7 @@ def test_a_ponto_outage_is_a_failure_reported_once(ws: Workspace, fava: Fava) ->
     assert sum(OUTAGE in m for m in errors(fava)) == 1
 
 
-def test_distinct_problems_are_each_reported_once(ws: Workspace, fava: Fava) -> None:
+def test_an_outage_is_said_once_after_a_restart_too(ws: Workspace, fava: Fava) -> None:
     ws.sync()
     ws.sim.fail_next(10_000, 503)
     fava.post("sync")
