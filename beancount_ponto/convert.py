@@ -5,9 +5,10 @@ Contract: everything here is pure (no I/O, no clock, no network).
 * :func:`transaction_to_entry` turns one :class:`~beancount_ponto.models.Transaction`
   into a balanced ``beancount.core.data.Transaction`` with two explicit postings:
   the linked account gets exactly the Decimal amount Ponto sent, the counter
-  account its negation. The entry date is the bank's local date (see
-  :func:`local_date`). The narration is the communication
-  (``remittanceInformation``), else ``details``, else
+  account its negation, both written with at least the currency's ISO 4217
+  decimals (``-42.5`` EUR as ``-42.50``; padding only, never rounding). The
+  entry date is the bank's local date (see :func:`local_date`). The narration
+  is the communication (``remittanceInformation``), else ``details``, else
   ``remittanceInformationUnstructuredArray``, else the bank's ``description``;
   the ones not used there go to metadata (``description``, ``details``,
   ``remittance_information_array``) unless they repeat the narration.
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from babel.numbers import get_currency_precision
 from beancount.core import account as bc_account
 from beancount.core import data
 from beancount.core.amount import Amount
@@ -178,6 +180,19 @@ def _check_currency(currency: object, what: str) -> str:
     return currency
 
 
+def minor_units(number: Decimal, currency: str) -> Decimal:
+    """``number`` with at least the currency's ISO 4217 decimals (``-42.5 EUR`` -> ``-42.50``).
+
+    Only pads with zeros: digits beyond the minor unit are kept, never rounded.
+    Unknown codes get two decimals (Babel's default).
+    """
+    digits = get_currency_precision(currency)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -digits:
+        return number.quantize(Decimal(1).scaleb(-digits))
+    return number
+
+
 def _check_amount(number: object, what: str) -> Decimal:
     if not isinstance(number, Decimal) or not number.is_finite():
         raise MalformedResponseError(
@@ -272,9 +287,16 @@ def transaction_to_entry(tx: Transaction, options: ConvertOptions) -> data.Trans
     meta.update((key, val) for key, val in candidates if val is not None)
 
     postings = [
-        data.Posting(options.account, Amount(number, currency), None, None, None, None),
         data.Posting(
-            options.counter_account, Amount(_negate(number), currency), None, None, None, None
+            options.account, Amount(minor_units(number, currency), currency), None, None, None, None
+        ),
+        data.Posting(
+            options.counter_account,
+            Amount(minor_units(_negate(number), currency), currency),
+            None,
+            None,
+            None,
+            None,
         ),
     ]
     return data.Transaction(
@@ -319,7 +341,7 @@ def balance_to_entry(account: Account, options: ConvertOptions) -> data.Balance 
         meta,
         reference + dt.timedelta(days=1),
         options.account,
-        Amount(number, currency),
+        Amount(minor_units(number, currency), currency),
         None,
         None,
     )

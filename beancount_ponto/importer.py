@@ -23,13 +23,18 @@ Contract:
   (listed in the sync's ids log beside the configured output, but absent
   from a non-empty ``existing``) is not offered again: deleted stays deleted.
 * A transaction Ponto serves twice (on two pages) is returned once.
-* Duplicates are decided by ``ponto_id`` only (not beangulp's ±2-day amount
-  heuristic): an entry whose ``ponto_id`` already appears in ``existing`` gets
-  ``__duplicate__`` set to that existing entry.
+* Only what is new is offered: a transaction whose ``ponto_id`` already
+  appears in ``existing`` is left out, so Fava's Import page does not make the
+  user step through every imported entry. With ``show_duplicates=True`` they
+  are returned too, and :meth:`PontoImporter.deduplicate` marks them
+  (``__duplicate__`` set to the existing entry; beangulp's CLI prints them
+  commented out). Duplicates are decided by ``ponto_id`` only (not beangulp's
+  ±2-day amount heuristic).
 * :attr:`PontoImporter.name` is unique per configuration file, so several
   importers can live in one ``CONFIG`` (Fava requires unique names).
 * Do not run ``archive`` on the folder holding ``ponto.toml``: beangulp would
-  move the configuration file like any other document.
+  move the configuration file like any other document. (In Fava, the
+  ``fava_ponto`` extension refuses the Import page's *Move* and *Delete* of it.)
 """
 
 from __future__ import annotations
@@ -112,13 +117,18 @@ class PontoImporter(Importer):
         config_path: the ``ponto.toml`` file (the document beangulp is given);
             relative to the folder of the calling script (``import.py``).
         name: importer name; default ``ponto:<absolute config path>``.
+        show_duplicates: also return transactions ``existing`` already holds
+            (for beangulp's CLI, which prints them commented out).
     """
 
     cmp = staticmethod(same_ponto_id)
 
-    def __init__(self, config_path: str | Path, name: str | None = None) -> None:
+    def __init__(
+        self, config_path: str | Path, name: str | None = None, *, show_duplicates: bool = False
+    ) -> None:
         self.config_path = _resolve(config_path)
         self._name = name or f"ponto:{self.config_path}"
+        self.show_duplicates = show_duplicates
 
     def __repr__(self) -> str:
         return f"PontoImporter({str(self.config_path)!r})"
@@ -146,7 +156,10 @@ class PontoImporter(Importer):
         return next(iter(links.values())).account if links else FALLBACK_ACCOUNT
 
     def extract(self, filepath: str, existing: data.Entries) -> data.Entries:
-        """Every Ponto transaction down to the overlap below what ``existing`` holds.
+        """The Ponto transactions ``existing`` does not hold yet.
+
+        With ``show_duplicates``, also the ones it holds, down to the overlap
+        below the newest of them.
 
         Raises:
             PontoError: the config is invalid, nothing is linked, or Ponto failed.
@@ -182,11 +195,12 @@ class PontoImporter(Importer):
                             "bean-ponto: %s: ACTION NEEDED: %s", link.account, refusal.describe()
                         )
                     tz = self._time_zone(client, config, link, account, zones)
-                    entries.extend(
-                        self._extract_account(
-                            client, config, link, tz, known=known, deleted=deleted
-                        )
+                    found = self._extract_account(
+                        client, config, link, tz, known=known, deleted=deleted
                     )
+                    if not self.show_duplicates:
+                        found = [e for e in found if _ponto_id(e) not in known]
+                    entries.extend(found)
                 except PontoError as exc:
                     failures.append(f"{link.account}: {exc}")
                     log.warning(

@@ -183,11 +183,13 @@ def record_outcome(
     """Write what a run saw of an account, and how it went, into its state record.
 
     The inverse of :func:`account_facts`; a failure starts (or extends)
-    ``failing_since``, a complete success clears it.
+    ``failing_since``, a complete success clears it. ``last_fetch`` moves only
+    when the fetch worked: a failed attempt (an outage) is no fetch.
     """
     now = to_iso(now_utc())
     record["account"] = ledger_account
-    record["last_fetch"] = now
+    if not result.error:
+        record["last_fetch"] = now
     if account is not None:
         record.update(
             {

@@ -48,11 +48,13 @@ from beancount_ponto.web_input import PageInputError, PageSettings, cross_site_e
 from beancount_ponto.web_jobs import JobRunner, sync_work
 from beancount_ponto.web_ledger import LedgerIndex
 from beancount_ponto.web_view import (
+    AccountRow,
     CredentialsView,
     PageView,
     build_rows,
     build_runs,
     is_stale,
+    problem_key,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +65,15 @@ if TYPE_CHECKING:
     from beancount_ponto.models import Account, FinancialInstitution
 
 __all__ = ["PageInputError", "PageSettings", "PontoPage", "cross_site_error"]
+
+
+def _failing(rows: Iterable[AccountRow]) -> dict[str, list[str]]:
+    """The accounts failing now, grouped by problem (request ids aside)."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        if row.failing_since and row.last_error:
+            out.setdefault(problem_key(row.last_error), []).append(row.linked or row.reference)
+    return out
 
 
 class PontoPage:
@@ -133,6 +144,21 @@ class PontoPage:
         """The file the sync appends to."""
         return config.output_path(self.ledger_path)
 
+    def own_files(self) -> frozenset[Path]:
+        """bean-ponto's own files (resolved): config, output ledger, state, credentials.
+
+        Fava's Import page must never move or delete these.
+        """
+        files = {self.settings.config_path.resolve()}
+        try:
+            config = self.config()
+        except ConfigError:
+            return frozenset(files)
+        output = self.output_path(config)
+        state = SyncState(output=output)
+        files |= {output, state.state_path, state.ids_path, config.credentials_path()}
+        return frozenset(p.resolve() for p in files)
+
     def unseen_output(self) -> Path | None:
         """The output file if another writer created it after Fava loaded (once per change).
 
@@ -167,14 +193,19 @@ class PontoPage:
             self._client, self._client_key = client, key
         return self._client
 
-    def _live(self, config: Config) -> tuple[dict[str, Account] | None, bool | None, str | None]:
-        """Ponto's accounts now, whether the credentials work, and a notice."""
+    def _live(
+        self, config: Config
+    ) -> tuple[dict[str, Account] | None, bool | None, tuple[str, str] | None]:
+        """Ponto's accounts now, whether the credentials work, and a notice.
+
+        The notice is ``(text for the page, the underlying problem)``.
+        """
         try:
             creds = resolve_credentials(config)
         except CredentialsMissingError:
             return None, None, None
         except ConfigError as exc:
-            return None, None, str(exc)
+            return None, None, (str(exc), str(exc))
         with self._client_lock:
             try:
                 client = self._page_client(config, creds)
@@ -183,13 +214,11 @@ class PontoPage:
                     if fi_id and fi_id not in self._banks:
                         self._banks[fi_id] = client.financial_institution(fi_id)
             except AuthError as exc:
-                return None, False, f"Ponto refused the credentials ({exc}); enter them again"
+                text = f"Ponto refused the credentials ({exc}); enter them again"
+                return None, False, (text, str(exc))
             except PontoError as exc:
-                return (
-                    None,
-                    None,
-                    f"Ponto could not be read ({exc}); showing what the last sync saw",
-                )
+                text = f"Ponto could not be read ({exc}); showing what the last sync saw"
+                return None, None, (text, str(exc))
         return accounts, True, None
 
     # -- the page -----------------------------------------------------------------
@@ -216,8 +245,6 @@ class PontoPage:
             state = SyncState(output=output)
             notices.append(str(exc))
         live, works, notice = self._live(config)
-        if notice:
-            notices.append(notice)
         if (
             may_fetch
             and not read_only
@@ -227,16 +254,35 @@ class PontoPage:
         ):
             self._start(config, refresh=False, customer_ip="127.0.0.1")
         runner = state.extra.get("runner") or {}
+        rows = tuple(
+            build_rows(config, state, live, banks=self._banks, index=self.index(), now=now)
+        )
+        job = self.jobs.snapshot()
+        # Each problem is said once: the finished job's outcome says its own.
+        said: dict[str, str] = {}
+        if job and job["state"] == "failed":
+            said |= {problem_key(str(a["error"])): "" for a in job["accounts"] if a["error"]}
+            said[problem_key(str(job["error"]))] = ""
+        for text in notices:
+            said.setdefault(problem_key(text), text)
+        if notice:
+            said.setdefault(problem_key(notice[1]), notice[0])
+        for error, names in _failing(rows).items():
+            said.setdefault(error, f"{', '.join(names)}: the sync is failing: {error}")
+        if runner.get("failing_since"):
+            said.setdefault(
+                problem_key(str(runner.get("last_error"))),
+                "The scheduled sync (bean-ponto run) is failing since "
+                f"{PageView.when(from_iso(runner['failing_since']))}: {runner.get('last_error')}",
+            )
         return PageView(
             credentials=self._credentials_view(config, works),
-            rows=tuple(
-                build_rows(config, state, live, banks=self._banks, index=self.index(), now=now)
-            ),
+            rows=rows,
             runs=tuple(build_runs(state)),
             latest=tuple(self.index().latest),
-            notices=tuple(notices),
+            notices=tuple(text for text in said.values() if text),
             read_only=read_only,
-            job=self.jobs.snapshot(),
+            job=job,
             runner_failing_since=from_iso(runner.get("failing_since")),
             runner_error=runner.get("last_error"),
             config_path=str(config.path),
@@ -244,6 +290,8 @@ class PontoPage:
             included=not output.exists() or output.resolve() in self._files,
             warning_days=config.consent_warning_days,
             stale_minutes=config.fetch_stale_minutes,
+            ponto_read=live is not None,
+            said=tuple(said),
         )
 
     def _credentials_view(self, config: Config, works: bool | None) -> CredentialsView:
@@ -271,13 +319,21 @@ class PontoPage:
             state = SyncState.load(self.output_path(config))
         except PontoError as exc:
             return [*out, f"Ponto: {exc}"]
+        failing: dict[str, list[str]] = {}
+        since: dict[str, dt.datetime] = {}
         for s in link_statuses(config, state, None, now):
-            name = f"Ponto: {s.account} ({s.reference})" if s.reference else f"Ponto: {s.account}"
-            out.extend(f"{name}: {warning}" for warning in s.warnings(now))
+            name = f"{s.account} ({s.reference})" if s.reference else s.account
+            out.extend(f"Ponto: {name}: {warning}" for warning in s.warnings(now))
             if s.failing_since:
-                out.append(f"{name}: sync failing since {s.failing_since:%Y-%m-%d}: {s.last_error}")
+                key = problem_key(str(s.last_error))
+                failing.setdefault(key, []).append(name)
+                since[key] = min(since.get(key, s.failing_since), s.failing_since)
+        for key, names in failing.items():  # one error per problem, not per account
+            day = f"{since[key]:%Y-%m-%d}"
+            out.append(f"Ponto: {', '.join(names)}: sync failing since {day}: {key}")
         runner = state.extra.get("runner") or {}
-        if runner.get("failing_since"):
+        error = problem_key(str(runner.get("last_error")))
+        if runner.get("failing_since") and error not in failing:
             out.append(
                 f"Ponto: the scheduled sync is failing since {runner['failing_since'][:10]}: "
                 f"{runner.get('last_error')}"
@@ -322,7 +378,9 @@ class PontoPage:
         config = self.file_config()
         live, _works, notice = self._live(config)
         if live is None:
-            raise PageInputError(notice or "enter your Client ID and Client Secret first")
+            raise PageInputError(
+                notice[0] if notice else "enter your Client ID and Client Secret first"
+            )
         shared = live.get(ponto_id)
         if shared is None:
             raise PageInputError("Ponto does not share this account with the integration")

@@ -8,6 +8,10 @@ Contract:
   ``fava_errors``); paths are relative to the ledger (``join_path``); the
   default is ``ponto.toml`` beside it. A bad value is reported in
   :attr:`PageSettings.problem` and replaced by its default, never fatal.
+  ``hosts`` lists the extra host names (besides loopback) Fava is served as.
+* :func:`host_error` is the DNS-rebinding check the page and every endpoint
+  run: the ``Host`` header must name a loopback address (``localhost``,
+  ``127.0.0.0/8``, ``[::1]``, any port) or one of ``hosts``.
 * :func:`cross_site_error` is the check every state-changing endpoint runs
   before anything else: ``Sec-Fetch-Site`` must be ``same-origin`` or
   ``none`` and ``Origin``, when sent, must name the request's own host.
@@ -18,6 +22,7 @@ Contract:
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -35,7 +40,9 @@ _SETTING_KEYS = (
     "consent_warning_days",
     "auto_fetch",
     "fava_errors",
+    "hosts",
 )
+LOOPBACK_NAMES = ("localhost",)
 
 
 class PageInputError(PontoError):
@@ -66,6 +73,7 @@ class PageSettings:
     consent_warning_days: int | None = None
     auto_fetch: bool = True
     fava_errors: bool = True
+    hosts: tuple[str, ...] = ()
     problem: str | None = None
 
     @classmethod
@@ -91,6 +99,11 @@ class PageSettings:
                     values[key] = raw[key]
                 else:
                     problems.append(f"{key} must be a {kind.__name__}")
+        hosts = raw.get("hosts", [])
+        if isinstance(hosts, (list, tuple)) and all(isinstance(h, str) and h for h in hosts):
+            values["hosts"] = tuple(h.strip().lower().rstrip(".") for h in hosts)
+        else:
+            problems.append("hosts must be a list of host names")
         path = raw.get("config", "ponto.toml")
         if not isinstance(path, str):
             problems.append("config must be a path string")
@@ -131,3 +144,41 @@ def cross_site_error(
     ):
         return "refused: the request's Origin is not this Fava"
     return None
+
+
+def _hostname(host: str) -> str | None:
+    """The name part of a ``Host`` header (``name``, ``name:port``, ``[v6]:port``)."""
+    try:
+        parts = urlsplit(f"//{host.strip()}")
+        _ = parts.port  # a malformed port makes the whole header invalid
+    except ValueError:
+        return None
+    name = (parts.hostname or "").rstrip(".")
+    return name or None
+
+
+def host_error(host: str, allowed: tuple[str, ...] = ()) -> str | None:
+    """Why a request's ``Host`` header must be refused (DNS rebinding), or None.
+
+    Args:
+        host: the request's ``Host`` header (``name[:port]``).
+        allowed: extra host names (lower case, no port) the user listed.
+
+    Returns:
+        None for a loopback name or address (any port) or a listed name,
+        else a one-line message naming the fix.
+    """
+    name = _hostname(host)
+    if name is not None:
+        if name in LOOPBACK_NAMES or name in allowed:
+            return None
+        try:
+            if ipaddress.ip_address(name).is_loopback:
+                return None
+        except ValueError:
+            pass
+    shown = (name or host)[:80]
+    return (
+        f"refused: this Fava is not served as {shown!r}; if it is yours, add it to the "
+        "fava_ponto extension's config, e.g. \"{'hosts': ['" + shown + "']}\""
+    )

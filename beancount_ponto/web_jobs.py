@@ -3,7 +3,9 @@
 Contract: :meth:`JobRunner.start` runs ``work(progress)`` in a daemon thread
 unless a job is already running (then that job is returned and nothing new
 starts). ``work`` reports progress by calling ``progress(message)`` and
-returns a list of JSON-ready per-account results. Any exception ends the job
+returns a list of JSON-ready per-account results. A job in which every
+account failed (an outage) ends ``failed`` with the problem said once, and
+each account's line then just says it failed. Any exception ends the job
 as ``failed``; a :class:`~beancount_ponto.errors.PontoError` keeps its
 one-line message, anything else is logged and shown as an internal error
 (never with a traceback or local values in the answer). Snapshots returned
@@ -19,12 +21,13 @@ import itertools
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import make_client
 from beancount_ponto.state import now_utc, to_iso
 from beancount_ponto.sync import SyncOptions, run_sync
+from beancount_ponto.web_view import problem_key
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+JobState = Literal["running", "done", "failed"]
 MAX_MESSAGES = 200
 LOCK_TIMEOUT = 30.0
 
@@ -46,7 +50,7 @@ class Job:
     id: int
     kind: str
     started_at: dt.datetime
-    state: str = "running"
+    state: JobState = "running"
     finished_at: dt.datetime | None = None
     messages: list[str] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
@@ -57,7 +61,7 @@ class Job:
         if self.state == "running":
             return "running"
         if self.state == "failed":
-            return f"failed: {self.error}"
+            return str(self.error)
         new = sum(int(a.get("new") or 0) for a in self.accounts)
         failed = sum(1 for a in self.accounts if a.get("error"))
         text = f"{new} new transaction{'s' if new != 1 else ''}"
@@ -123,12 +127,16 @@ class JobRunner:
             log.exception("Ponto %s job failed", job.kind)
             self._finish(job, "failed", error=f"internal error ({exc.__class__.__name__}); see log")
         else:
-            self._finish(job, "done", accounts=accounts)
+            failed = [a for a in accounts if a.get("error")]
+            if accounts and len(failed) == len(accounts):
+                self._finish(job, "failed", error=outage(accounts), accounts=accounts)
+            else:
+                self._finish(job, "done", accounts=accounts)
 
     def _finish(
         self,
         job: Job,
-        state: str,
+        state: JobState,
         *,
         error: str | None = None,
         accounts: list[dict[str, Any]] | None = None,
@@ -151,6 +159,23 @@ class JobRunner:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+
+def outage(accounts: list[dict[str, Any]]) -> str:
+    """One line for a run in which every account failed; shortens their own lines.
+
+    The same problem (request ids aside) is said once, not once per account.
+    """
+    distinct: dict[str, str] = {}
+    for item in accounts:
+        distinct.setdefault(problem_key(str(item["error"])), str(item["error"]))
+    if len(distinct) > 1:
+        return "every account failed: " + "; ".join(
+            f"{a['account']}: {a['error']}" for a in accounts
+        )
+    for item in accounts:
+        item["summary"] = f"{item['account']}: failed"
+    return f"every account failed: {next(iter(distinct.values()))}"
 
 
 def _mtime(path: Path) -> int | None:

@@ -51,6 +51,7 @@ class LedgerTxn:
     narration: str
     amount: str
     currency: str
+    number: Decimal | None = None
 
 
 @dataclass
@@ -121,6 +122,7 @@ class LedgerIndex:
                             narration=entry.narration or "",
                             amount=_cents(amount.number) if amount is not None else "",
                             currency=amount.currency if amount is not None else "",
+                            number=amount.number if amount is not None else None,
                         )
                     )
             elif isinstance(entry, data.Open) and entry.account.startswith(prefixes):

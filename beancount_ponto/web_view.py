@@ -14,6 +14,7 @@ secret.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
     from beancount_ponto.web_ledger import LedgerIndex, LedgerTxn
 
 RUNS_SHOWN = 8
+_REQUEST_ID = re.compile(r"\s*\(request id [^)]*\)")
+
+
+def problem_key(message: str) -> str:
+    """What makes two messages the same problem: the text without Ponto's request ids."""
+    return _REQUEST_ID.sub("", message).strip()
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,12 @@ class PageView:
     warning_days: int
     stale_minutes: int
     renew_url: str = RENEW_URL
+    ponto_read: bool = True
+    said: tuple[str, ...] = ()
+
+    def mentioned(self, message: str | None) -> bool:
+        """True if the page already says this problem (in a notice or the job's outcome)."""
+        return message is not None and problem_key(message) in self.said
 
     @property
     def attention(self) -> tuple[AccountRow, ...]:
@@ -146,9 +159,17 @@ class PageView:
         return value.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod
-    def money(value: Decimal | None) -> str:
-        """A signed amount with thousands separators, or an em dash."""
-        return "\u2014" if value is None else f"{value:,}"
+    def money(value: Decimal | None, currency: str | None = None) -> str:
+        """A signed amount with thousands separators and at least two decimals, or an em dash.
+
+        Fava's page uses the ledger's own formatting instead (``FavaPonto.money``).
+        """
+        if value is None:
+            return "\u2014"
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > -2:
+            value = value.quantize(Decimal("0.01"))
+        return f"{value:,}" + (f" {currency}" if currency else "")
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (ISO timestamps, amounts as strings)."""

@@ -233,6 +233,23 @@ def test_fee_meta_prints_in_plain_notation() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "currency", "written"),
+    [
+        ("-42.5", "EUR", "-42.50"),
+        ("100", "EUR", "100.00"),
+        ("-0.001", "EUR", "-0.001"),  # never rounded
+        ("1500", "JPY", "1500"),  # no minor unit
+        ("1.5", "BHD", "1.500"),  # three
+    ],
+)
+def test_amounts_are_written_with_the_currencys_decimals(
+    raw: str, currency: str, written: str
+) -> None:
+    entry = transaction_to_entry(make_tx(amount=Decimal(raw), currency=currency), OPTS)
+    assert f"  {written} {currency}" in format_entries([entry])
+
+
+@pytest.mark.parametrize(
     "raw", ["-42.50", "2.76", "100", "0.00", "12345678901234567890.12345678", "1E+2", "-0.001"]
 )
 def test_postings_exact(raw: str) -> None:
@@ -241,7 +258,8 @@ def test_postings_exact(raw: str) -> None:
     first, second = entry.postings
     assert first.account == "Assets:Bank:Checking"
     assert first.units == Amount(number, "EUR")
-    assert str(first.units) == f"{number} EUR" or "E" in raw
+    written = number if number.as_tuple().exponent <= -2 else number.quantize(Decimal("0.01"))
+    assert str(first.units) == f"{written} EUR" or "E" in raw  # at least the cents
     assert second.account == "Expenses:Uncategorized"
     assert second.units == Amount(number.copy_negate(), "EUR")
     negated = second.units.number if second.units is not None else None

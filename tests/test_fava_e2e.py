@@ -100,7 +100,7 @@ def test_set_up_link_sync_and_see_the_journal(
     sim.add_transaction(checking, "-7.45", counterpart_name=PAYEE)
     page.get_by_role("button", name="Sync now").click()
     expect(page.locator("#ponto-job")).to_be_visible()
-    expect(page.locator("#ponto-message")).to_contain_text("Sync done", timeout=45_000)
+    expect(page.locator("#ponto-job")).to_contain_text("Sync done", timeout=45_000)
     expect(page.locator("#ponto-job")).to_contain_text("Assets:Bank:Checking: 42 new")
     # The hostile counterpart name arrives defused by the converter (‹ › for < >).
     expect(page.locator("#ponto-latest").get_by_text(DEFUSED)).to_be_visible()

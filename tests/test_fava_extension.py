@@ -130,7 +130,7 @@ def test_page_renders_accounts_consent_and_balances(ws: Workspace, fava: Fava) -
     assert "https://dashboard.myponto.com" in html
     # After a sync the ledger agrees with the bank at the reference date.
     row = row_html(html, checking)
-    assert f"{ws.sim.balance(checking):,}" in row
+    assert f"{fava.ledger.format_decimal(ws.sim.balance(checking), 'EUR')} EUR" in row
     assert "0 ✓" in row and "ponto-diff" not in row, row
     assert 'data-job-state="none"' in html  # auto_fetch is off here
     assert "does not include" not in html

@@ -31,7 +31,7 @@ import beangulp
 
 from beancount_ponto.importer import PontoImporter
 
-CONFIG = [PontoImporter("ponto.toml")]
+CONFIG = [PontoImporter("ponto.toml", show_duplicates=True)]
 
 if __name__ == "__main__":
     beangulp.Ingest(CONFIG)()
@@ -166,11 +166,15 @@ def test_duplicates_are_marked_by_ponto_id(ws: Workspace, sim: Simulator) -> Non
         sim.add_transaction(sim.account_ids[0], "-20.00", execution_date=day),
         sim.add_transaction(sim.account_ids[2], "15.00", execution_date=day),
     }
-    importer = PontoImporter(ws.root / "ponto.toml")
+    # By default only what is new is offered (Fava's Import page)...
+    only_new = PontoImporter(ws.root / "ponto.toml").extract(str(ws.config.path), existing)
+    assert set(by_id(only_new)) == new_ids
+    # ...with show_duplicates the known ones come too, marked.
+    importer = PontoImporter(ws.root / "ponto.toml", show_duplicates=True)
     entries = importer.extract(str(ws.config.path), existing=existing)
     importer.sort(entries)
     importer.deduplicate(entries, existing=existing)
-    assert new_ids <= set(by_id(entries))
+    assert new_ids < set(by_id(entries))
     for entry in entries:
         pid = entry.meta["ponto_id"]
         if pid in new_ids:
@@ -189,7 +193,7 @@ def test_same_amount_and_date_are_not_duplicates(ws: Workspace, sim: Simulator) 
     second = sim.add_transaction(checking, "-3.00", execution_date=day, **twin)  # type: ignore[arg-type]
     third = sim.add_transaction(checking, "-3.00", execution_date=day, **twin)  # type: ignore[arg-type]
 
-    importer = PontoImporter(ws.root / "ponto.toml")
+    importer = PontoImporter(ws.root / "ponto.toml", show_duplicates=True)
     entries = by_id(importer.extract(str(ws.config.path), existing=existing))
     new = [entries[second], entries[third]]
     old = by_id(existing)[first]
@@ -362,8 +366,9 @@ def test_an_entry_deleted_after_a_sync_is_not_offered_again(ws: Workspace, sim: 
     ws.output.write_text(text[:start] + text[end + 2 :], encoding="utf-8")
     existing, _errors, _options = loader.load_file(str(ws.ledger))  # its balance now fails
     assert victim not in by_id(existing)
-    entries = PontoImporter(ws.root / "ponto.toml").extract(
-        str(ws.root / "ponto.toml"), existing=existing
-    )
+    importer = PontoImporter(ws.root / "ponto.toml", show_duplicates=True)
+    entries = importer.extract(str(ws.root / "ponto.toml"), existing=existing)
     assert victim not in by_id(entries)
     assert len(entries) == 119  # every other one, to be marked as duplicates
+    only_new = PontoImporter(ws.root / "ponto.toml").extract(str(ws.root / "ponto.toml"), existing)
+    assert only_new == []

@@ -2,8 +2,9 @@
 
     python import.py extract ponto.toml -e main.beancount
 
-prints the new Ponto transactions and shows the ones the ledger already has
-as commented-out duplicates (matched by ``ponto_id``). Fava's Import page uses
+prints the Ponto transactions the ledger does not hold yet (matched by
+``ponto_id``; add ``show_duplicates=True`` to also see the known ones
+commented out). Fava's Import page uses
 the same file through ``custom "fava-option" "import-config" "import.py"``.
 """
 

@@ -72,6 +72,7 @@ function showJob(job) {
   const box = document.getElementById("ponto-job");
   if (!box || !job) return;
   box.hidden = false;
+  box.dataset.state = job.state;
   const kind = job.kind === "sync" ? "Sync" : "Fetch";
   const title = box.querySelector(".ponto-job-title");
   title.textContent =
@@ -109,22 +110,45 @@ function follow(ctx) {
       return;
     }
     pollTimer = null;
-    say(`${job.kind === "sync" ? "Sync" : "Fetch"} ${job.state}: ${job.summary}`, job.state === "done");
+    say(""); // the job box says the outcome, once
+    const fresh = job.accounts.some((result) => Number(result.new) > 0);
+    if (fresh) {
+      // New entries: load the whole page again, so Fava's own data is fresh too
+      // and its "File change detected" toast has nothing left to announce.
+      window.location.reload();
+      return;
+    }
     await refresh(ctx);
   };
   pollTimer = setTimeout(tick, 0);
 }
 
-async function act(ctx, endpoint, body, busy) {
+async function act(ctx, endpoint, body, busy, onError = (error) => say(error, false)) {
   if (busy) busy.disabled = true;
   say("Working…");
   const answer = await call(ctx, endpoint, "POST", body);
   if (busy) busy.disabled = false;
   if (!answer.success) {
-    say(answer.error, false);
+    say("");
+    onError(answer.error);
     return null;
   }
   return answer.data;
+}
+
+/** A refused secret: said next to the form, in view, and no "works" badge stays. */
+function credentialsRefused(error) {
+  const box = document.getElementById("ponto-credentials-error");
+  if (!box) {
+    say(error, false);
+    return;
+  }
+  box.textContent = error;
+  box.hidden = false;
+  for (const badge of document.querySelectorAll("#ponto-credentials .ponto-badge")) {
+    badge.remove();
+  }
+  box.scrollIntoView({ block: "center" });
 }
 
 async function onClick(ctx, event) {
@@ -164,7 +188,9 @@ async function onSubmit(ctx, event) {
   event.preventDefault();
   const secret = form.elements.client_secret;
   const body = { client_id: form.elements.client_id.value, client_secret: secret.value };
-  const data = await act(ctx, "credentials", body, form.querySelector("button"));
+  const error = document.getElementById("ponto-credentials-error");
+  if (error) error.hidden = true;
+  const data = await act(ctx, "credentials", body, form.querySelector("button"), credentialsRefused);
   secret.value = "";
   if (data) {
     say(data.message, true);

@@ -19,6 +19,14 @@ or ``{"success": false, "error": "..."}``. Every POST first refuses cross-site
 requests (403), then anything but a JSON object body (415/400). Under Fava's
 ``--read-only`` the page renders and every change is refused with a JSON 401.
 Consent and sync problems are added to Fava's error list after each load.
+
+Hardening (the page and every endpoint, not the rest of Fava): a ``Host``
+header that is neither a loopback name nor listed in the config's ``hosts``
+is refused with 403 (DNS rebinding); every answer carries
+``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors
+'none'`` (clickjacking). Fava's Import page may not move or delete
+bean-ponto's own files (config, output ledger, credentials): such a
+``PUT api/move`` / ``DELETE api/document`` is refused with 400.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from fava.ext import FavaExtensionBase, FavaExtensionError, extension_endpoint
-from flask import abort, current_app, jsonify, make_response, request
+from flask import abort, after_this_request, current_app, jsonify, make_response, request
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
@@ -40,9 +48,11 @@ from beancount_ponto.errors import (
     PontoError,
 )
 from beancount_ponto.web import PageInputError, PageSettings, PontoPage, cross_site_error
+from beancount_ponto.web_input import host_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from decimal import Decimal
 
     from fava.core import FavaLedger
     from flask.wrappers import Response
@@ -50,6 +60,8 @@ if TYPE_CHECKING:
     from beancount_ponto.web_view import PageView
 
 READ_ONLY_MESSAGE = "Fava runs read-only (--read-only): changes are disabled on this page."
+#: Headers on every answer of the page and its endpoints: never inside a frame.
+NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 _CSS = (Path(__file__).parent / "FavaPonto.css").read_text(encoding="utf-8")
 
 
@@ -57,6 +69,11 @@ def _answer(data: Any = None, error: str | None = None, status: int = 200) -> Re
     body = {"success": True, "data": data} if error is None else {"success": False, "error": error}
     response = make_response(jsonify(body), status)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _no_framing(response: Response) -> Response:
+    response.headers.update(NO_FRAMING)
     return response
 
 
@@ -147,8 +164,20 @@ class FavaPonto(FavaExtensionBase):
         """The page's style sheet (a static file shipped with the extension)."""
         return Markup(_CSS)  # a packaged file, no user data
 
+    def money(self, value: Decimal | None, currency: str) -> str:
+        """An amount as Fava shows it in this ledger (its precision and locale), with currency."""
+        if value is None:
+            return "\u2014"
+        return f"{self.ledger.format_decimal(value, currency)} {currency}"
+
     def after_load_file(self) -> None:
-        """Hand the new load to the page and list Ponto problems among Fava's errors."""
+        """Hand the new load to the page and list Ponto problems among Fava's errors.
+
+        Fava also watches the bean-ponto config from now on, so an edit (or a
+        broken file) reloads the ledger and shows up in Fava's *Errors*.
+        """
+        files, folders = self.ledger.paths_to_watch()
+        self.ledger.watcher.update([*files, self.settings.config_path], folders)
         options = self.ledger.options
         self.page.ledger_loaded(
             self.ledger.all_entries,
@@ -170,19 +199,51 @@ class FavaPonto(FavaExtensionBase):
             self.ledger.extensions.errors.append(FavaExtensionError(meta, message, entry))
 
     def before_request(self) -> None:
-        """Run before each request; acts on this page's requests only.
+        """Run before each request; acts on this page's requests (and two Import-page calls).
 
-        Answers read-only refusals as JSON (Fava's own answer is HTML), and reloads
-        the ledger when another writer created the output file after Fava loaded.
+        Refuses unknown ``Host`` names, marks answers as never framed, answers
+        read-only refusals as JSON (Fava's own answer is HTML), and reloads the
+        ledger when another writer created the output file after Fava loaded.
         """
-        if f"/extension/{self.name}/" not in request.path:
+        self._guard_own_files()
+        own = (f"/extension/{self.name}/", f"/extension_js_module/{self.name}.js")
+        if not any(part in request.path for part in own):
             return
+        after_this_request(_no_framing)
+        problem = host_error(request.host, self.settings.hosts)
+        if problem:
+            if "/extension/" in request.path and request.path.rstrip("/").endswith(self.name):
+                abort(make_response(problem + "\n", 403, {"Content-Type": "text/plain"}))
+            abort(_answer(error=problem, status=403))
         if request.method != "GET" and _read_only():
             abort(_answer(error=READ_ONLY_MESSAGE, status=401))
         unseen = self.page.unseen_output()
         if unseen is not None:
             self.ledger.watcher.notify(unseen)
             self.ledger.changed()
+
+    def _guard_own_files(self) -> None:
+        """Refuse Fava's Import page moving or deleting bean-ponto's own files.
+
+        One click on *Move* would file ``ponto.toml`` away into the documents
+        tree and break every command; the page answers as Fava's API does
+        (``{"error": ...}``), so the Import page shows the message.
+        """
+        if request.blueprint != "json_api":
+            return
+        if request.method == "PUT" and request.path.endswith("/api/move"):
+            raw = request.get_json(silent=True)
+            name = raw.get("filename") if isinstance(raw, dict) else None
+        elif request.method == "DELETE" and request.path.endswith("/api/document"):
+            name = request.args.get("filename")
+        else:
+            return
+        if isinstance(name, str) and name and Path(name).resolve() in self.page.own_files():
+            message = (
+                f"{Path(name).name} belongs to bean-ponto and stays where it is; "
+                "to import, use Extract (the Ponto page's Sync now writes directly)"
+            )
+            abort(make_response(jsonify({"error": message}), 400))
 
     def view(self) -> PageView:
         """What the template shows (called once per rendering)."""
