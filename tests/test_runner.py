@@ -162,7 +162,7 @@ def looping(runner: Runner) -> Iterator[threading.Thread]:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("45", 45), (" 2 min ", 120)],
+    [("90s", 90), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("45s", 45), (" 2 min ", 120)],
 )
 def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
@@ -170,7 +170,7 @@ def test_parse_duration(text: str, seconds: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "0s", "0", "soon", "-5m", "1.5h", "h", "15m later", "1d", "1h30", "1ms"]
+    "text", ["", "0s", "0", "5", "45", "soon", "-5m", "1.5h", "h", "15m later", "1d", "1h30", "1ms"]
 )
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
