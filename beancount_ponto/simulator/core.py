@@ -41,6 +41,11 @@ class Simulator:
         account_sizes: one entry per account (overrides
             ``transactions_per_account`` and the number of accounts; entries
             after the third add EUR checking accounts).
+        unique_ids: the accounts and their history still follow ``seed``,
+            but everything booked or created while running (added, grown and
+            queued transactions, synchronizations) draws fresh random ids and
+            texts, so a restarted simulator never reuses the ids of an earlier
+            run (as real Ponto never does). False = all reproducible.
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature allows positional use
@@ -55,6 +60,8 @@ class Simulator:
         token_ttl: int = 1799,
         time_zone: str = "Europe/Brussels",
         account_sizes: list[int] | None = None,
+        *,
+        unique_ids: bool = False,
     ) -> None:
         sizes = list(account_sizes) if account_sizes is not None else [transactions_per_account] * 3
         self._state = SimState(
@@ -65,6 +72,7 @@ class Simulator:
             today=today,
             token_ttl=token_ttl,
             time_zone=time_zone,
+            unique_ids=unique_ids,
         )
         self._host = host
         self._port = port
