@@ -28,7 +28,6 @@ from beancount_ponto.config import (
     Credentials,
     check_link_account,
     default_config_path,
-    ledger_roots,
     load_config,
     save_config,
     store_credentials,
@@ -36,14 +35,17 @@ from beancount_ponto.config import (
 )
 from beancount_ponto.errors import ConfigError, PontoError
 from beancount_ponto.fetch import make_client
+from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
+from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import link_statuses
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from beancount_ponto.client import PontoClient
     from beancount_ponto.models import Account
     from beancount_ponto.status import LinkStatus
 
@@ -56,6 +58,13 @@ def _out(text: str = "") -> None:
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _client(config: Config, on_wait: Callable[[str], None]) -> PontoClient:
+    """A client that tells ``on_wait`` when Ponto is slow or a request is retried."""
+    client = make_client(config)
+    client.on_wait = on_wait
+    return client
 
 
 def normalize_reference(reference: str) -> str:
@@ -248,13 +257,10 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
         config = dataclasses.replace(config, ledger=ledger)
         save_config(config)
         _out(f"Recorded ledger = {ledger} in {config.path}; plain `bean-ponto sync` uses it now.")
-    options = SyncOptions(
-        refresh=args.refresh,
-        customer_ip=args.customer_ip,
-        source="cli",
-        progress=_err if sys.stderr.isatty() or args.verbose else None,
-    )
-    with closing(make_client(config)) as client:
+    with ConsoleProgress(sys.stderr) as progress, closing(_client(config, progress)) as client:
+        options = SyncOptions(
+            refresh=args.refresh, customer_ip=args.customer_ip, source="cli", progress=progress
+        )
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
     print_result(result, ledger)
     return 0 if result.ok else 1
@@ -267,7 +273,7 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     ledger = config.ledger_path(args.existing)
     output = config.output_path(ledger, None)
     options = SyncOptions(dry_run=True, source="extract")
-    with closing(make_client(config)) as client:
+    with closing(_client(config, _err)) as client:
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
     sys.stdout.write(";; -*- mode: beancount -*-\n")
     if result.entries_text:
@@ -299,7 +305,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     accounts = None
     note = None
     try:
-        with closing(make_client(config)) as client:
+        with closing(_client(config, _err)) as client:
             accounts = {a.id: a for a in client.accounts()}
     except PontoError as exc:
         note = f"Ponto not reachable ({exc}); showing what the last sync saw"

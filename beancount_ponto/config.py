@@ -26,7 +26,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import re
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from beancount.core import account as bc_account
 
 from beancount_ponto.errors import ConfigError, CredentialsMissingError
 from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.ledger_options import check_credentials_place
 from beancount_ponto.tomledit import check_keys, merge_document
 
 if TYPE_CHECKING:
@@ -46,11 +46,6 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.myponto.com"
 CONFIG_ENV = "BEAN_PONTO_CONFIG"
 DEFAULT_CONFIG_NAME = "ponto.toml"
-_ROOT_OPTION_RE = re.compile(r'^option[ \t]+"name_(assets|liabilities)"[ \t]+"([^"\n]+)"', re.M)
-_DOCUMENTS_RE = re.compile(r'^option[ \t]+"documents"[ \t]+"([^"\n]+)"', re.M)
-_IMPORT_DIRS_RE = re.compile(
-    r'^\d{4}-\d{2}-\d{2}[ \t]+custom[ \t]+"fava-option"[ \t]+"import-dirs"[ \t]+"([^"\n]+)"', re.M
-)
 
 
 def check_account_name(name: str) -> str:
@@ -58,28 +53,6 @@ def check_account_name(name: str) -> str:
     if not bc_account.is_valid(name):
         raise ConfigError(f"{name!r} is not a Beancount account name (like Assets:Bank:Checking)")
     return name
-
-
-def _main_ledger_text(ledger: Path | None) -> str:
-    if ledger is None:
-        return ""
-    try:
-        return ledger.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def ledger_roots(ledger: Path | None) -> tuple[str, str]:
-    """The ledger's root names of asset and liability accounts.
-
-    Read with a light parse of the main file's ``option "name_assets"`` and
-    ``option "name_liabilities"`` (Beancount takes options from the main file
-    only); ``("Assets", "Liabilities")`` when unset or without a ledger.
-    """
-    roots = {"assets": "Assets", "liabilities": "Liabilities"}
-    for kind, name in _ROOT_OPTION_RE.findall(_main_ledger_text(ledger)):
-        roots[kind] = name
-    return roots["assets"], roots["liabilities"]
 
 
 def check_link_account(name: str, roots: tuple[str, str] = ("Assets", "Liabilities")) -> str:
@@ -102,48 +75,6 @@ def check_link_account(name: str, roots: tuple[str, str] = ("Assets", "Liabiliti
             f"account under {roots[0]}: or {roots[1]}: (like {roots[0]}:Bank:Checking)"
         )
     return name
-
-
-def served_folders(ledger: Path | None) -> list[tuple[Path, str]]:
-    """Folders Fava serves files from: the ledger's documents and import folders."""
-    text = _main_ledger_text(ledger)
-    if ledger is None or not text:
-        return []
-    base = ledger.parent
-    found = [(p, 'option "documents"') for p in _DOCUMENTS_RE.findall(text)]
-    found += [(p, 'fava-option "import-dirs"') for p in _IMPORT_DIRS_RE.findall(text)]
-    return [((base / Path(p).expanduser()).resolve(), why) for p, why in found]
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def check_credentials_place(path: Path, ledger: Path | None, *, explicit: bool) -> Path:
-    """Refuse a credentials file that Fava could serve.
-
-    Fava serves files under the ledger's documents and import folders
-    (``/<ledger>/document/?filename=...``); a configured ``credentials_file``
-    must also stay out of the ledger's own folder. The default location is
-    only checked against the served folders.
-
-    Returns:
-        ``path``, safe.
-
-    Raises:
-        ConfigError: naming the folder and the fix.
-    """
-    places = served_folders(ledger)
-    if explicit and ledger is not None:
-        places.insert(0, (ledger.parent.resolve(), "the ledger's folder"))
-    for folder, why in places:
-        if _inside(path.resolve(), folder):
-            raise ConfigError(
-                f"credentials file {path} is inside {folder} ({why}), where Fava can serve it: "
-                f"set `credentials_file` to a path outside the ledger's folder, e.g. "
-                f"{default_credentials_path()}"
-            )
-    return path
 
 
 def zone(name: str) -> dt.tzinfo:
@@ -270,7 +201,12 @@ class Config:
                 (see :func:`check_credentials_place`).
         """
         path = self.credentials_file or default_credentials_path()
-        return check_credentials_place(path, self.ledger, explicit=bool(self.credentials_file))
+        return check_credentials_place(
+            path,
+            self.ledger,
+            explicit=bool(self.credentials_file),
+            default=default_credentials_path(),
+        )
 
     def link_for_account(self, account: str) -> AccountLink | None:
         """The link that feeds ledger ``account``, if any."""

@@ -35,7 +35,6 @@ from beancount_ponto.config import (
     Config,
     Credentials,
     check_link_account,
-    ledger_roots,
     load_config,
     resolve_credentials,
     save_config,
@@ -44,6 +43,7 @@ from beancount_ponto.config import (
 )
 from beancount_ponto.errors import AuthError, ConfigError, CredentialsMissingError, PontoError
 from beancount_ponto.fetch import make_client
+from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import describe_link
 from beancount_ponto.state import SyncState, from_iso, now_utc
 from beancount_ponto.status import link_statuses

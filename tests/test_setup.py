@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -308,3 +309,14 @@ def test_a_busy_simulator_port_is_one_line(sim: Simulator) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "busy" in lines[0] and "--port" in lines[0], proc.stderr
+
+
+def test_a_busy_fava_port_is_one_line_suggesting_port(bean: Bean, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = bean("demo", "--dir", tmp_path / "demo", "--port", str(port))
+    assert run.code == 1
+    message = one_error_line(run)
+    assert f"port {port} on 127.0.0.1 is busy" in message and "--port" in message
