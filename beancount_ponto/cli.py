@@ -33,7 +33,7 @@ from beancount_ponto.config import (
     store_credentials,
     zone,
 )
-from beancount_ponto.errors import ConfigError, PontoError
+from beancount_ponto.errors import ConfigError, CredentialsMissingError, PontoError
 from beancount_ponto.fetch import make_client
 from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
@@ -307,6 +307,10 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     try:
         with closing(_client(config, _err)) as client:
             accounts = {a.id: a for a in client.accounts()}
+    except CredentialsMissingError as exc:
+        note = f"Ponto not reachable ({exc}); showing what the last sync saw"
+    except ConfigError:
+        raise  # a wrong setting is not an unreachable Ponto
     except PontoError as exc:
         note = f"Ponto not reachable ({exc}); showing what the last sync saw"
     state = SyncState.load(output) if output else SyncState(output=Path(os.devnull))

@@ -97,6 +97,7 @@ def test_a_sync_waiting_for_the_lock_says_so_at_once_and_for_whom(
             holder.stdin.close()
             out, rest = syncing.communicate(timeout=120)
         holder.wait(timeout=60)
+    assert "40 new" in out
     assert "waiting up to 60s for the ledger's writer lock" in first
     assert f"held by pid {holder.pid} (hold_the_lock.py {ws.output})" in first
     assert syncing.returncode == 0, first + rest

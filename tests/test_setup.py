@@ -250,8 +250,10 @@ def test_a_credentials_file_in_the_ledger_folder_is_refused(
         encoding="utf-8",
     )
     config.write_text(text.replace("secret.json", str(outside / "s.json")), "utf-8")
-    run = bean("--config", config, "sync")
-    assert "import-dirs" in one_error_line(run)
+    for command in ("sync", "status"):
+        run = bean("--config", config, command)
+        assert run.code == 1
+        assert "import-dirs" in one_error_line(run)
 
 
 def test_unlinking_names_currency_and_id(bean: Bean, ws: Workspace, sim: Simulator) -> None:
