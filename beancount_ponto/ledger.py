@@ -228,8 +228,8 @@ def writer_lock(output: Path, timeout: float = 60.0) -> Iterator[None]:
                 f"{who} is writing this ledger (lock {lock_path}); try again in a moment"
             ) from None
     try:
-        with contextlib.suppress(OSError):
-            atomic_write_text(holder_path, json.dumps(dataclasses.asdict(LockHolder.current())))
+        with contextlib.suppress(OSError):  # only informative: no fsync, a torn read is "unknown"
+            holder_path.write_text(json.dumps(dataclasses.asdict(LockHolder.current())), "utf-8")
         yield
     finally:
         with contextlib.suppress(OSError):

@@ -308,7 +308,7 @@ def test_once_exit_status_and_failing_since_in_status(ws: Workspace, sim: Simula
     assert re.search(r"failing since \d{4}-\d\d-\d\dT[\d:]+\+00:00: .*Ponto answered 503", last)
 
     status = bean_ponto(ws, "status")
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 1, status.stderr  # failing accounts need action
     assert status.stdout.count("FAILING since") == 4  # three accounts and the runner
     assert "Scheduled runner (with --once):" in status.stdout
     assert "(failed)" in status.stdout
@@ -317,6 +317,7 @@ def test_once_exit_status_and_failing_since_in_status(ws: Workspace, sim: Simula
     assert again.returncode == 0, again.stderr
     assert "0 new, 40 already in the ledger" in again.stderr
     status = bean_ponto(ws, "status")
+    assert status.returncode == 0, status.stderr
     assert "FAILING" not in status.stdout
     assert "(ok)" in status.stdout
     assert_exactly_once(ws, sim)
