@@ -322,3 +322,15 @@ def test_a_busy_fava_port_is_one_line_suggesting_port(bean: Bean, tmp_path: Path
     assert run.code == 1
     message = one_error_line(run)
     assert f"port {port} on 127.0.0.1 is busy" in message and "--port" in message
+
+
+def test_the_fava_page_links_with_the_same_validator(tmp_path: Path, sim: Simulator) -> None:
+    from tests.test_fava_extension import make_fava
+
+    ws = make_workspace(tmp_path / "books", sim, accounts=0)
+    fava = make_fava(ws, "{'auto_fetch': False}")
+    savings = sim.account_ids[1]
+    refused = fava.post("link", {"ponto_id": savings, "account": "Expenses:Uncategorized"})
+    assert refused.status_code == 400
+    assert "not an asset or liability account" in refused.get_json()["error"]
+    assert load_config(ws.root / "ponto.toml").links == {}
