@@ -11,6 +11,7 @@ still serves is written; the line says to reauthorize in Ponto's dashboard).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -24,26 +25,31 @@ from typing import TYPE_CHECKING
 
 from beancount_ponto import __version__, demo, runner
 from beancount_ponto.config import (
-    AccountLink,
+    CONFIG_ENV,
     Config,
     Credentials,
-    check_account_name,
+    check_link_account,
     default_config_path,
     load_config,
     save_config,
     store_credentials,
     zone,
 )
-from beancount_ponto.errors import ConfigError, PontoError
+from beancount_ponto.errors import ConfigError, CredentialsMissingError, PontoError
 from beancount_ponto.fetch import make_client
+from beancount_ponto.ledger_options import ledger_roots
+from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
+from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import link_statuses, stale_warning
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from beancount_ponto.client import PontoClient
     from beancount_ponto.models import Account
+    from beancount_ponto.status import LinkStatus
 
 log = logging.getLogger("beancount_ponto")
 
@@ -54,6 +60,13 @@ def _out(text: str = "") -> None:
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _client(config: Config, on_wait: Callable[[str], None]) -> PontoClient:
+    """A client that tells ``on_wait`` when Ponto is slow or a request is retried."""
+    client = make_client(config)
+    client.on_wait = on_wait
+    return client
 
 
 def normalize_reference(reference: str) -> str:
@@ -131,6 +144,8 @@ def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
     """List the Ponto accounts the integration can read."""
     with closing(make_client(config)) as client:
         accounts = client.accounts()
+    for line in currency_warnings(config, accounts):
+        _err(line)
     if args.json:
         _out(json.dumps([_account_json(a, config) for a in accounts], indent=2))
         return 0
@@ -154,8 +169,11 @@ def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_link(args: argparse.Namespace, config: Config) -> int:
-    """Link a Ponto account (id or IBAN) to a ledger account."""
-    account_name = check_account_name(args.account)
+    """Link a Ponto account (id or IBAN) to an asset or liability account.
+
+    Linking an account again keeps its settings unless an option changes them.
+    """
+    account_name = check_link_account(args.account, ledger_roots(config.ledger))
     start_date = None
     if args.start_date:
         try:
@@ -171,19 +189,17 @@ def cmd_link(args: argparse.Namespace, config: Config) -> int:
     other = config.link_for_account(account_name)
     if other and other.ponto_id != account.id:
         raise ConfigError(f"{account_name} is already linked to Ponto account {other.ponto_id}")
-    links = dict(config.links)
-    links[account.id] = AccountLink(
-        ponto_id=account.id,
-        account=account_name,
-        reference=account.reference,
-        currency=account.currency,
-        balance_assertions=not args.no_balance,
-        use_value_date=args.value_date,
-        time_zone=args.time_zone,
-        start_date=start_date,
-    )
-    save_config(config.with_links(links))
-    _out(f"Linked {account.reference} ({account.currency}, {account.id}) to {account_name}.")
+    old = config.links.get(account.id)
+    if old and old.currency and old.currency != account.currency:
+        _err(
+            f"bean-ponto: warning: {account.id} was linked as {old.currency}; Ponto says "
+            f"{account.currency}, now saved"
+        )
+    changes = LinkChanges(args.balance, args.value_date, args.time_zone, start_date)
+    link = relink(old, account, account_name, changes)
+    save_config(config.with_links({**config.links, account.id: link}))
+    kept = " (its other settings kept)" if old else ""
+    _out(f"Linked {describe_link(link)} to {account_name}{kept}.")
     return 0
 
 
@@ -201,7 +217,8 @@ def cmd_unlink(args: argparse.Namespace, config: Config) -> int:
         raise ConfigError(f"{args.ref} matches several links; unlink by id: {', '.join(gone)}")
     links = {pid: link for pid, link in config.links.items() if pid not in gone}
     save_config(config.with_links(links))
-    _out(f"Unlinked {gone[0]}.")
+    old = config.links[gone[0]]
+    _out(f"Unlinked {describe_link(old)} from {old.account}.")
     return 0
 
 
@@ -233,16 +250,25 @@ def include_warning(ledger: Path, output: Path) -> str:
 
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
-    """Fetch new transactions and append them to the ledger."""
+    """Fetch new transactions and append them to the ledger.
+
+    When the config has no ledger yet, ``--ledger`` is recorded in it (and
+    said so), so that ``status``, ``run``, ``extract`` and a plain ``sync``
+    find it afterwards.
+    """
     ledger, output = _paths(args, config)
-    options = SyncOptions(
-        refresh=args.refresh,
-        customer_ip=args.customer_ip,
-        source="cli",
-        full=args.full,
-        progress=_err if sys.stderr.isatty() or args.verbose else None,
-    )
-    with closing(make_client(config)) as client:
+    if config.ledger is None and ledger.is_file():
+        config = dataclasses.replace(config, ledger=ledger)
+        save_config(config)
+        _out(f"Recorded ledger = {ledger} in {config.path}; plain `bean-ponto sync` uses it now.")
+    with ConsoleProgress(sys.stderr) as progress, closing(_client(config, progress)) as client:
+        options = SyncOptions(
+            refresh=args.refresh,
+            customer_ip=args.customer_ip,
+            source="cli",
+            full=args.full,
+            progress=progress,
+        )
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
     print_result(result, ledger)
     return 0 if result.ok and not result.needs_action else 1
@@ -255,33 +281,50 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     ledger = config.ledger_path(args.existing)
     output = config.output_path(ledger, None)
     options = SyncOptions(dry_run=True, source="extract")
-    with closing(make_client(config)) as client:
+    with closing(_client(config, _err)) as client:
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
     sys.stdout.write(";; -*- mode: beancount -*-\n")
     if result.entries_text:
         sys.stdout.write("\n" + result.entries_text.rstrip("\n") + "\n")
     for item in result.accounts:
-        if item.error:
+        if item.error or item.refusal:
             _err(item.summary())
-    return 0 if result.ok else 1
+    return 0 if result.ok and not result.needs_action else 1
+
+
+def _needs_action(statuses: list[LinkStatus]) -> bool:
+    """True when some account needs the user: a consent Ponto refuses, or failing."""
+    return any(s.consent.state == "revoked" or s.failing_since for s in statuses)
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
-    """Consent expiry, freshness and errors of each linked account."""
+    """Consent expiry, freshness and errors of each linked account.
+
+    Needs no ledger: without one the consents still come from Ponto and the
+    last sync is unknown. Exit status 1 when some account needs action.
+    """
+    output: Path | None
     if args.output or config.output:
         output = config.output_path(Path(), args.output)
-    else:
+    elif args.ledger or config.ledger:
         _ledger, output = _paths(args, config)
+    else:
+        output = None
     accounts = None
     note = None
     try:
-        with closing(make_client(config)) as client:
+        with closing(_client(config, _err)) as client:
             accounts = {a.id: a for a in client.accounts()}
+    except CredentialsMissingError as exc:
+        note = f"Ponto not reachable ({exc}); showing what the last sync saw"
+    except ConfigError:
+        raise  # a wrong setting is not an unreachable Ponto
     except PontoError as exc:
         note = f"Ponto not reachable ({exc}); showing what the last sync saw"
-    state = SyncState.load(output)
+    state = SyncState.load(output) if output else SyncState(output=Path(os.devnull))
     now = now_utc()
     statuses = link_statuses(config, state, accounts, now)
+    code = 1 if _needs_action(statuses) else 0
     if args.json:
         _out(
             json.dumps(
@@ -294,13 +337,19 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                 indent=2,
             )
         )
-        return 0
+        return code
     if note:
         _err(note)
+    for line in currency_warnings(config, (accounts or {}).values()):
+        _err(line)
+    if output is None:
+        _out(
+            "Last sync unknown: no ledger given (pass --ledger MAIN or set `ledger` in the config)."
+        )
     if not statuses:
         _out("No Ponto account is linked yet: see `bean-ponto accounts` and `bean-ponto link`.")
     for s in statuses:
-        last = to_iso(s.last_success) or "never"
+        last = to_iso(s.last_success) or ("never" if output else "unknown")
         _out(f"{s.account} ({s.reference} {s.currency})")
         _out(f"  {s.consent.describe()}")
         _out(
@@ -321,7 +370,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         )
     for line in runner.status_lines(state):
         _out(line)
-    return 0
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,20 +387,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("login", help="verify and store the Client ID and Client Secret")
     p.add_argument("--client-id", help="the integration's Client ID")
-    p.set_defaults(func=cmd_login)
+    p.set_defaults(func=cmd_login, config_optional=True)
 
     p = sub.add_parser("accounts", help="list the Ponto accounts")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_accounts)
+    p.set_defaults(func=cmd_accounts, config_optional=True)
 
     p = sub.add_parser("link", help="link a Ponto account (id or IBAN) to a ledger account")
     p.add_argument("ref", metavar="REF", help="Ponto account id or IBAN")
     p.add_argument("account", metavar="ACCOUNT", help="ledger account, e.g. Assets:Bank:KBC")
-    p.add_argument("--no-balance", action="store_true", help="write no balance assertions")
-    p.add_argument("--value-date", action="store_true", help="date entries by value date")
+    p.add_argument(
+        "--balance",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write balance assertions (default: yes, or as before when linked again)",
+    )
+    p.add_argument(
+        "--value-date",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="date entries by value date (default: no, or as before when linked again)",
+    )
     p.add_argument("--time-zone", help="zone for dates (default: the bank's)")
     p.add_argument("--start-date", help="ignore transactions before YYYY-MM-DD")
-    p.set_defaults(func=cmd_link)
+    p.set_defaults(func=cmd_link, config_optional=True)
 
     p = sub.add_parser("unlink", help="remove a link")
     p.add_argument("ref", metavar="REF", help="Ponto account id, IBAN or ledger account")
@@ -422,7 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # `demo` brings its own config: a broken ./ponto.toml must not stop it.
         if getattr(args, "needs_config", True):
-            config = load_config(args.config)
+            named = bool(args.config or os.environ.get(CONFIG_ENV))
+            optional = getattr(args, "config_optional", False)
+            config = load_config(args.config, must_exist=named and not optional)
         else:
             config = Config(path=default_config_path())
         return int(args.func(args, config))

@@ -22,7 +22,9 @@ Contract:
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import urllib.parse
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 100
+#: Seconds without an answer after which a waiting person is told Ponto is slow.
+SLOW_NOTICE_SECONDS = 5.0
 MAX_PAGES = 100_000
 TOKEN_MARGIN_SECONDS = 60.0
 _TRANSIENT_EXCEPTIONS = (
@@ -82,6 +86,11 @@ class PontoClient:
         max_retry_seconds: total time a request may spend waiting between retries.
         backoff: seconds to wait before retry number n.
         sleep: the sleep function (tests pass a fast one).
+
+    Attributes:
+        on_wait: when set, told (one line, no secret) when an answer takes longer
+            than ``slow_notice`` seconds (default :data:`SLOW_NOTICE_SECONDS`)
+            and before each retry, so a person is not left with a silent wait.
     """
 
     def __init__(
@@ -114,6 +123,8 @@ class PontoClient:
         self._token: str | None = None
         self._token_expires = 0.0
         self.request_count = 0
+        self.on_wait: Callable[[str], None] | None = None
+        self.slow_notice = SLOW_NOTICE_SECONDS
 
     def __repr__(self) -> str:
         return f"PontoClient(client_id={self.client_id!r}, base_url={self.base_url!r})"
@@ -171,18 +182,22 @@ class PontoClient:
                 headers["Authorization"] = f"Bearer {self._access_token()}"
             failure: PontoError
             wait: float | None = None
+            notice = self._slow_notice(method, url)
             try:
                 self.request_count += 1
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    data=data,
-                    auth=auth,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
+                try:
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json_body,
+                        data=data,
+                        auth=auth,
+                        headers=headers,
+                        timeout=self.timeout,
+                    )
+                finally:
+                    notice.cancel()
             except requests.exceptions.Timeout:
                 failure = RequestTimeoutError(f"Ponto did not answer within {self.timeout:g} s")
             except _TRANSIENT_EXCEPTIONS as exc:
@@ -220,7 +235,25 @@ class PontoClient:
             if attempt >= self.max_attempts or wait > remaining:
                 raise failure
             log.info("Ponto request failed (%s); retry %d in %.1f s", failure, attempt, wait)
+            if self.on_wait:
+                self.on_wait(
+                    f"Ponto request failed ({failure}); retry {attempt} of "
+                    f"{self.max_attempts - 1} in {wait:.0f} s"
+                )
             self.sleep(wait)
+
+    def _slow_notice(self, method: str, url: str) -> threading.Timer:
+        """A started timer telling ``on_wait`` that an answer is slow (cancel it on answer)."""
+        path = urllib.parse.urlsplit(url).path
+        text = (
+            f"Ponto is slow to answer {method} {path} (over {self.slow_notice:g} s; "
+            f"waiting up to {self.timeout:g} s)..."
+        )
+        timer = threading.Timer(self.slow_notice, self.on_wait or (lambda _text: None), (text,))
+        timer.daemon = True
+        if self.on_wait:
+            timer.start()
+        return timer
 
     def _access_token(self) -> str:
         if self._token is None or time.monotonic() >= self._token_expires:

@@ -26,7 +26,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import re
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -34,10 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tomli_w
+from beancount.core import account as bc_account
 
 from beancount_ponto.errors import ConfigError, CredentialsMissingError
 from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.ledger_options import check_credentials_place
+from beancount_ponto.tomledit import check_keys, merge_document
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,14 +48,34 @@ CONFIG_ENV = "BEAN_PONTO_CONFIG"
 DEFAULT_CONFIG_NAME = "ponto.toml"
 #: The zone of an account's dates when neither the link, the config nor the bank names one.
 DEFAULT_ZONE = "Europe/Brussels"
-_ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[\w\-]+)+$", re.UNICODE)
 
 
 def check_account_name(name: str) -> str:
     """Return ``name`` if it is a valid Beancount account name, else raise ConfigError."""
-    parts = name.split(":")
-    if not _ACCOUNT_RE.match(name) or any(not p[0].isupper() and not p[0].isdigit() for p in parts):
+    if not bc_account.is_valid(name):
         raise ConfigError(f"{name!r} is not a Beancount account name (like Assets:Bank:Checking)")
+    return name
+
+
+def check_link_account(name: str, roots: tuple[str, str] = ("Assets", "Liabilities")) -> str:
+    """The one check of a ledger account a Ponto account may feed (CLI and Fava page).
+
+    A bank account is money the user has or owes: only an account under the
+    ledger's asset or liability root (``roots``, see :func:`ledger_roots`) may
+    be linked; an Expenses account would get entries that cancel out.
+
+    Returns:
+        ``name``, valid.
+
+    Raises:
+        ConfigError: naming the account and what to link instead.
+    """
+    check_account_name(name)
+    if name.split(":", 1)[0] not in roots or ":" not in name:
+        raise ConfigError(
+            f"{name} is not an asset or liability account: link the bank account to an "
+            f"account under {roots[0]}: or {roots[1]}: (like {roots[0]}:Bank:Checking)"
+        )
     return name
 
 
@@ -181,11 +202,19 @@ class Config:
         return self.output or ledger.parent / "ponto.beancount"
 
     def credentials_path(self) -> Path:
-        """Where the secret is stored (outside the ledger, mode 0600)."""
-        if self.credentials_file:
-            return self.credentials_file
-        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        return Path(base) / "bean-ponto" / "credentials.json"
+        """Where the secret is stored (outside the ledger, mode 0600).
+
+        Raises:
+            ConfigError: the file lies where Fava could serve it
+                (see :func:`check_credentials_place`).
+        """
+        path = self.credentials_file or default_credentials_path()
+        return check_credentials_place(
+            path,
+            self.ledger,
+            explicit=bool(self.credentials_file),
+            default=default_credentials_path(),
+        )
 
     def link_for_account(self, account: str) -> AccountLink | None:
         """The link that feeds ledger ``account``, if any."""
@@ -194,6 +223,12 @@ class Config:
     def with_links(self, links: dict[str, AccountLink]) -> Config:
         """A copy with other links."""
         return dataclasses.replace(self, links=dict(links))
+
+
+def default_credentials_path() -> Path:
+    """``$XDG_CONFIG_HOME/bean-ponto/credentials.json`` (``~/.config`` by default)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "bean-ponto" / "credentials.json"
 
 
 def default_config_path() -> Path:
@@ -256,25 +291,47 @@ def _link(ponto_id: str, raw: object) -> AccountLink:
     )
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+def _config_keys() -> set[str]:
+    return {f.name for f in dataclasses.fields(Config)} - {"path", "links"} | {"accounts"}
+
+
+def _link_keys() -> set[str]:
+    return {f.name for f in dataclasses.fields(AccountLink)} - {"ponto_id"}
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool = False) -> Config:
     """Read the configuration file; a missing file gives the defaults.
 
+    Args:
+        path: the file; default :func:`default_config_path`.
+        must_exist: a missing file is an error (the user named it).
+
     Raises:
-        ConfigError: if the file is not valid TOML or a value is wrong.
+        ConfigError: if the file is missing (with ``must_exist``), not valid
+            TOML, has a key bean-ponto does not know (named with the closest
+            valid key) or a wrong value.
     """
     cfg_path = Path(path).expanduser().resolve() if path else default_config_path()
     try:
         raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(
+                f"config file {cfg_path} does not exist: check --config or $BEAN_PONTO_CONFIG"
+            ) from None
         raw = {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{cfg_path}: cannot read: {exc.strerror}") from None
     base = cfg_path.parent
+    check_keys(raw, _config_keys(), str(cfg_path))
     accounts = raw.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError("[accounts] must be a table of Ponto account ids")
+    for pid, table in accounts.items():
+        if isinstance(table, dict):
+            check_keys(table, _link_keys(), f"{cfg_path} [accounts.{pid}]")
     flag = _typed(raw, "flag", str, "*")
     if flag not in ("*", "!"):
         raise ConfigError('`flag` must be "*" or "!"')
@@ -312,12 +369,25 @@ def _relative(config: Config, value: Path | None) -> str | None:
 
 
 def save_config(config: Config) -> None:
-    """Write ``config`` back to its file atomically (links, options, no secrets)."""
+    """Write ``config`` back to its file atomically (links, options, no secrets).
+
+    The user's comments, layout and key order are kept (see
+    :func:`~beancount_ponto.tomledit.merge_document`); only changed values are
+    rewritten.
+    """
     doc: dict[str, Any] = {}
     for key in ("ledger", "output", "credentials_file", "client_cert", "client_key"):
         rel = _relative(config, getattr(config, key))
         if rel:
             doc[key] = rel
+    try:
+        old: str | None = config.path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = None
+    try:
+        present = set(tomllib.loads(old or ""))
+    except tomllib.TOMLDecodeError:
+        present = set()
     defaults = Config(path=config.path)
     for key in (
         "api_url",
@@ -330,11 +400,17 @@ def save_config(config: Config) -> None:
         "fetch_stale_minutes",
     ):
         value = getattr(config, key)
-        if value is not None and value != getattr(defaults, key):
+        # A default the user wrote out stays written out.
+        if value is not None and (value != getattr(defaults, key) or key in present):
             doc[key] = value
-    doc["accounts"] = {pid: link.to_toml() for pid, link in sorted(config.links.items())}
-    text = "# bean-ponto configuration: options and account links (never secrets)\n"
-    text += tomli_w.dumps(doc)
+    text = merge_document(
+        old,
+        doc,
+        {pid: link.to_toml() for pid, link in sorted(config.links.items())},
+        managed=_config_keys(),
+        link_keys=_link_keys(),
+        header="# bean-ponto configuration: options and account links (never secrets)\n",
+    )
     atomic_write_text(config.path, text)
 
 

@@ -3,7 +3,9 @@
 Creates (or reuses) a demo folder with a main ledger that includes
 ``ponto.beancount``, loads the Fava extension and sets up Fava's Import page,
 an ``import.py`` (the beangulp importer), a ``ponto.toml`` that points at a
-local Ponto simulator, demo credentials (mode 0600, inside the demo folder),
+local Ponto simulator, demo credentials (mode 0600, outside the demo folder,
+which Fava's ``import-dirs "."`` serves: ``demo-credentials.json`` beside the
+default credentials file),
 links the simulator's accounts, syncs, checks the ledger like ``bean-check``,
 and then serves Fava with the Ponto page until Ctrl-C (``--no-fava`` stops
 after the sync and exits 1 if the sync or the check failed). Files the user
@@ -13,6 +15,7 @@ already has in the folder are kept.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import signal
 from contextlib import closing
@@ -24,10 +27,12 @@ from beancount_ponto.config import (
     AccountLink,
     Config,
     Credentials,
+    default_credentials_path,
     load_config,
     save_config,
     store_credentials,
 )
+from beancount_ponto.errors import ConfigError
 from beancount_ponto.sync import SyncOptions, run_sync
 
 if TYPE_CHECKING:
@@ -94,7 +99,7 @@ def prepare(folder: Path, sim: Simulator) -> Config:
         main,
         api_url=sim.url,
         credentials=Credentials(sim.client_id, sim.client_secret),
-        credentials_file=folder / ".ponto-credentials.json",
+        credentials_file=default_credentials_path().with_name("demo-credentials.json"),
     )
 
 
@@ -134,8 +139,20 @@ def connect(
     return config
 
 
+def busy_port(host: str, port: int, option: str) -> ConfigError:
+    """The one-line error for a port another program already uses."""
+    return ConfigError(
+        f"port {port} on {host} is busy (another Fava or demo running?): pass {option} N "
+        "to use another port"
+    )
+
+
 def serve_fava(ledger: Path, host: str, port: int) -> None:
-    """Serve Fava on ``ledger`` until SIGINT/SIGTERM."""
+    """Serve Fava on ``ledger`` until SIGINT/SIGTERM.
+
+    Raises:
+        ConfigError: the port is busy (the message suggests ``--port``).
+    """
     # Imported here: only the serving demo needs Fava's web stack.
     from cheroot import wsgi  # noqa: PLC0415
     from fava.application import create_app  # noqa: PLC0415
@@ -148,9 +165,15 @@ def serve_fava(ledger: Path, host: str, port: int) -> None:
         # its serve loop the way Ctrl-C does.
         raise KeyboardInterrupt
 
+    try:
+        server.prepare()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE or "Address already in use" in str(exc):
+            raise busy_port(host, port, "--port") from None
+        raise
     signal.signal(signal.SIGTERM, stop)
     try:
-        server.start()
+        server.serve()
     except KeyboardInterrupt:
         server.stop()
 
@@ -163,7 +186,14 @@ def cmd_demo(args: argparse.Namespace, _config: Config) -> int:
 
     from beancount_ponto.simulator import Simulator  # noqa: PLC0415
 
-    with Simulator(port=args.simulator_port) as sim:
+    sim = Simulator(port=args.simulator_port, unique_ids=True)
+    try:
+        sim.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise busy_port("127.0.0.1", args.simulator_port, "--simulator-port") from None
+    with sim:
         _say(f"Ponto simulator running at {sim.url} (demo data, no real bank)")
         config = prepare(folder, sim)
         ledger = config.ledger_path()

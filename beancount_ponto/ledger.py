@@ -19,9 +19,14 @@ Fava) takes around a whole run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import glob
+import json
+import logging
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +55,37 @@ OUTPUT_HEADER = (
     ";; a ponto_id twice and does not bring back entries you deleted.\n"
 )
 STATE_DIR_NAME = ".bean-ponto"
+log = logging.getLogger("beancount_ponto.ledger")
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds the writer lock, written beside it so a waiting writer can say."""
+
+    pid: int
+    command: str
+    since: str
+
+    def describe(self) -> str:
+        """``pid 4242 (bean-ponto run --every 1h) since 2026-11-20T10:00:00+00:00``."""
+        return f"pid {self.pid} ({self.command}) since {self.since}"
+
+    @classmethod
+    def current(cls) -> LockHolder:
+        """This process."""
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python"
+        return cls(
+            os.getpid(), command[:200], dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> LockHolder | None:
+        """The holder recorded in ``path``; None if unknown or unreadable."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(int(raw["pid"]), str(raw["command"]), str(raw["since"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 def _ids(pattern: re.Pattern[str], text: str) -> set[str]:
@@ -189,24 +225,37 @@ def writer_lock(output: Path, timeout: float = 60.0) -> Iterator[None]:
     """Hold the lock serialising every writer of ``output`` (CLI, runner, Fava).
 
     The lock is a file in the state folder, locked with ``flock`` through the
-    ``filelock`` library: it is released by the OS if the process dies.
+    ``filelock`` library: it is released by the OS if the process dies. The
+    holder writes a :class:`LockHolder` to ``<lock>.holder``; a writer that
+    finds the lock taken logs at once (warning) that it waits, and for whom.
 
     Raises:
         LockTimeoutError: another writer kept it for ``timeout`` seconds.
     """
     folder = state_dir(output)
     folder.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(folder / f"{output.name}.lock"), thread_local=False)
+    lock_path = folder / f"{output.name}.lock"
+    holder_path = folder / f"{output.name}.lock.holder"
+    lock = filelock.FileLock(str(lock_path), thread_local=False)
     try:
-        lock.acquire(timeout=timeout)
+        lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise LockTimeoutError(
-            "another bean-ponto run (CLI, scheduler or Fava) is writing this ledger; "
-            "try again in a moment"
-        ) from None
+        holder = LockHolder.read(holder_path)
+        who = holder.describe() if holder else "another bean-ponto run (CLI, scheduler or Fava)"
+        log.warning("waiting up to %ds for the ledger's writer lock, held by %s", timeout, who)
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise LockTimeoutError(
+                f"{who} is writing this ledger (lock {lock_path}); try again in a moment"
+            ) from None
     try:
+        with contextlib.suppress(OSError):  # only informative: no fsync, a torn read is "unknown"
+            holder_path.write_text(json.dumps(dataclasses.asdict(LockHolder.current())), "utf-8")
         yield
     finally:
+        with contextlib.suppress(OSError):
+            holder_path.unlink()
         lock.release()
 
 

@@ -52,14 +52,16 @@ _UNITS = {"h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in ``90s``, ``15m``, ``1h`` or ``1h30m`` (a bare number alone is seconds).
+    """Seconds in ``90s``, ``15m``, ``1h`` or ``1h30m``: every number needs its unit.
 
     Raises:
-        ValueError: for anything else, or a zero duration.
+        ValueError: for anything else (a bare ``5``: seconds or minutes?), or a zero duration.
     """
     rest, total = text.strip(), 0
     if rest.isdigit():
-        rest, total = "", int(rest)
+        raise ValueError(
+            f"invalid duration {text!r}: give a unit, e.g. {rest}m for minutes or {rest}s"
+        )
     while rest:
         match = _DURATION_RE.match(rest)
         if not match:

@@ -34,6 +34,7 @@ from beancount_ponto.config import (
     AccountLink,
     Config,
     Credentials,
+    check_link_account,
     load_config,
     resolve_credentials,
     save_config,
@@ -42,6 +43,8 @@ from beancount_ponto.config import (
 )
 from beancount_ponto.errors import AuthError, ConfigError, CredentialsMissingError, PontoError
 from beancount_ponto.fetch import make_client
+from beancount_ponto.ledger_options import ledger_roots
+from beancount_ponto.linking import describe_link
 from beancount_ponto.state import SyncState, from_iso, now_utc
 from beancount_ponto.status import link_statuses
 from beancount_ponto.web_input import PageInputError, PageSettings, cross_site_error, text_field
@@ -376,6 +379,10 @@ class PontoPage:
         ponto_id = text_field(body, "ponto_id", "Ponto account")
         account = text_field(body, "account", "Ledger account")
         config = self.file_config()
+        try:
+            check_link_account(account, ledger_roots(self.ledger_path))
+        except ConfigError as exc:
+            raise PageInputError(str(exc)) from None
         live, _works, notice = self._live(config)
         if live is None:
             raise PageInputError(
@@ -416,7 +423,7 @@ class PontoPage:
         if link is None:
             raise PageInputError("this Ponto account is not linked")
         save_config(config.with_links({k: v for k, v in config.links.items() if k != ponto_id}))
-        return {"ponto_id": ponto_id, "message": f"Unlinked {link.reference or ponto_id}."}
+        return {"ponto_id": ponto_id, "message": f"Unlinked {describe_link(link)}."}
 
     def start_sync(self, customer_ip: str | None, *, refresh: bool = True) -> dict[str, Any]:
         """Start a sync (with a bank refresh when ``refresh``) unless one runs.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -227,7 +228,8 @@ def sync_work(
             if _mtime(output) != before:
                 notify(output)
         if not result.included:
-            progress(f"{output.name} is not included in the ledger: add include {output.name!r}")
+            name = os.path.relpath(output, ledger.parent)
+            progress(f'{output.name} is not included in the ledger: add include "{name}"')
         progress(f"Done: {result.new} new transaction(s).")
         return [
             {

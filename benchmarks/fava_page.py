@@ -54,7 +54,7 @@ def build(root: Path, sim: Simulator) -> Path:
         ledger,
         api_url=sim.url,
         credentials=Credentials(sim.client_id, sim.client_secret),
-        credentials_file=root / "credentials.json",
+        credentials_file=root.parent / f"{root.name}-credentials.json",
         account_names=NAMES,
     )
     client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)

@@ -105,7 +105,7 @@ def make_workspace(root: Path, url: str) -> Path:
         root / "main.beancount",
         api_url=url,
         credentials=Credentials("demo-client-id", "demo-client-secret"),
-        credentials_file=root / "secrets" / "credentials.json",
+        credentials_file=root.parent / f"{root.name}-secrets" / "credentials.json",
     )
     return root / "ponto.toml"
 

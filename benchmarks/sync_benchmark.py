@@ -61,7 +61,7 @@ def workspace(root: Path, sim: Simulator, accounts: int) -> Path:
         root / "main.beancount",
         api_url=sim.url,
         credentials=Credentials(sim.client_id, sim.client_secret),
-        credentials_file=root / "credentials.json",
+        credentials_file=root.parent / f"{root.name}-credentials.json",
         account_names=NAMES[:accounts],
     )
     return root / "ponto.toml"

@@ -137,7 +137,7 @@ def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
         root / "main.beancount",
         api_url=sim.url,
         credentials=Credentials(sim.client_id, sim.client_secret),
-        credentials_file=root / "secrets" / "credentials.json",
+        credentials_file=root.parent / f"{root.name}-secrets" / "credentials.json",
         account_names=LEDGER_ACCOUNTS[:accounts],
     )
     return Workspace(root, sim, load_config(root / "ponto.toml"))

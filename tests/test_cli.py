@@ -347,7 +347,10 @@ def test_link_a_shared_iban_is_an_error_listing_both_ids(
     ("extra", "expected"),
     [
         (["Assets:bank:checking"], "not a Beancount account name"),
-        (["Bank:Checking"], "not a Beancount account name"),
+        (["Bank Checking"], "not a Beancount account name"),
+        (["Bank:Checking"], "not an asset or liability account"),
+        (["Expenses:Groceries"], "not an asset or liability account"),
+        (["Equity:Opening"], "under Assets: or Liabilities:"),
         (["Assets:Bank:Checking", "--start-date", "soon"], "--start-date"),
         (["Assets:Bank:Checking", "--time-zone", "Mars/Olympus"], "unknown time zone"),
     ],
@@ -664,6 +667,10 @@ def test_extract_without_a_ledger_names_the_option(bean: Bean, ws: Workspace) ->
 # -- demo ----------------------------------------------------------------------------------
 
 
+def _text_of(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
+
+
 def test_demo_without_fava(bean: Bean, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ponto.toml").write_text("not [valid toml\n")  # not the demo's business
@@ -682,11 +689,18 @@ def test_demo_without_fava(bean: Bean, tmp_path: Path, monkeypatch: pytest.Monke
         'custom "fava-option" "import-config" "import.py"'
         in (folder / "main.beancount").read_text()
     )
-    creds = folder / ".ponto-credentials.json"
+    # The secret stays outside the folder that Fava serves (import-dirs ".").
+    creds = tmp_path / "xdg" / "bean-ponto" / "demo-credentials.json"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
-    assert "demo-client-secret" not in (folder / "ponto.toml").read_text()
+    assert not [p for p in folder.rglob("*") if "demo-client-secret" in _text_of(p)]
     assert "demo-client-secret" not in run.text
-    assert not (tmp_path / "xdg").exists()  # nothing outside the demo folder
+    from fava.application import create_app
+
+    app = create_app([str(folder / "main.beancount")])
+    app.testing = True
+    for path in (creds, folder / ".ponto-credentials.json"):
+        page = app.test_client().get("/ponto-demo/document/", query_string={"filename": str(path)})
+        assert b"demo-client-secret" not in page.data
 
     # A second run reuses the folder and adds nothing twice.
     run = bean("demo", "--no-fava", "--dir", folder)

@@ -56,6 +56,11 @@ class Simulator:
         refuse_after_expiry: answer 403 ``authorizationInvalid`` to transaction
             reads (and fail synchronizations) once a consent's expected expiry
             has passed. Real Ponto keeps serving data (the default).
+        unique_ids: the accounts and their history still follow ``seed``,
+            but everything booked or created while running (added, grown and
+            queued transactions, synchronizations) draws fresh random ids and
+            texts, so a restarted simulator never reuses the ids of an earlier
+            run (as real Ponto never does). False = all reproducible.
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature allows positional use
@@ -76,6 +81,7 @@ class Simulator:
         date_convention: DateConvention = "local_midnight",
         serve_time_zone: bool = True,
         refuse_after_expiry: bool = False,
+        unique_ids: bool = False,
     ) -> None:
         sizes = list(account_sizes) if account_sizes is not None else [transactions_per_account] * 3
         self._state = SimState(
@@ -91,6 +97,7 @@ class Simulator:
             date_convention=date_convention,
             serve_time_zone=serve_time_zone,
             refuse_after_expiry=refuse_after_expiry,
+            unique_ids=unique_ids,
         )
         self._host = host
         self._port = port

@@ -95,6 +95,7 @@ class SimState:
         date_convention: DateConvention = "local_midnight",
         serve_time_zone: bool = True,
         refuse_after_expiry: bool = False,
+        unique_ids: bool = False,
     ) -> None:
         if any(size < 0 for size in sizes):
             raise ValueError("transaction counts must not be negative")
@@ -123,6 +124,9 @@ class SimState:
         pairs = build_accounts(seed, sizes, self.today(), self.zone, generated_at)
         self.accounts: dict[str, AccountRec] = {acc.id: acc for acc, _ in pairs}
         self._rngs: dict[str, random.Random] = {acc.id: rng for acc, rng in pairs}
+        if unique_ids:  # what happens from now on differs from any earlier run's
+            self.rng = random.Random()
+            self._rngs = {acc.id: random.Random() for acc, _ in pairs}
         self._profiles = {
             acc.id: (
                 "foreign"
