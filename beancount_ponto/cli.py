@@ -283,18 +283,27 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     options = SyncOptions(dry_run=True, source="extract")
     with closing(_client(config, _err)) as client:
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
+        try:  # the consents, as `status` judges them (one more request)
+            accounts = {a.id: a for a in client.accounts()}
+            statuses = link_statuses(config, SyncState.load(output), accounts, now_utc())
+        except PontoError:
+            statuses = []  # the run's own errors are reported below
     sys.stdout.write(";; -*- mode: beancount -*-\n")
     if result.entries_text:
         sys.stdout.write("\n" + result.entries_text.rstrip("\n") + "\n")
     for item in result.accounts:
         if item.error or item.refusal:
             _err(item.summary())
-    return 0 if result.ok and not result.needs_action else 1
+    return 0 if result.ok and not result.needs_action and not _needs_action(statuses) else 1
+
+
+#: Consent states that need the user: renew (the expected date passed) or reauthorize.
+NEEDS_ACTION = ("expected_passed", "revoked")
 
 
 def _needs_action(statuses: list[LinkStatus]) -> bool:
-    """True when some account needs the user: a consent Ponto refuses, or failing."""
-    return any(s.consent.state == "revoked" or s.failing_since for s in statuses)
+    """True when some account needs the user: its consent (see :data:`NEEDS_ACTION`), or failing."""
+    return any(s.consent.state in NEEDS_ACTION or s.failing_since for s in statuses)
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
