@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from beancount import loader
-from beangulp import Importer
+from beangulp.importer import Importer
 
 from beancount_ponto.convert import ConvertOptions, clean_text, format_entries, transaction_to_entry
 from beancount_ponto.learn import DEFAULT_THRESHOLD, Model
@@ -72,7 +72,7 @@ def write_ledger(folder: Path, items: list[Booked], first_year: int) -> Path:
     return main
 
 
-class HeldOut(Importer):  # type: ignore[misc]
+class HeldOut(Importer):
     """A beangulp importer whose extract returns the held-out year, bank posting only."""
 
     def __init__(self, entries: list[data.Transaction]) -> None:

@@ -28,8 +28,9 @@ from beancount import loader
 
 from beancount_ponto import cli
 from beancount_ponto.config import load_config, save_config
+from beancount_ponto.demo import LEDGER_ACCOUNTS
 from beancount_ponto.simulator import Simulator
-from tests.conftest import LEDGER_ACCOUNTS, TODAY, Workspace, bean_check, make_workspace
+from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 
 BEAN_PONTO = Path(sys.executable).with_name("bean-ponto")
 WRONG_SECRET = "not-the-secret-4711"

@@ -258,7 +258,9 @@ def test_postings_exact(raw: str) -> None:
     first, second = entry.postings
     assert first.account == "Assets:Bank:Checking"
     assert first.units == Amount(number, "EUR")
-    written = number if number.as_tuple().exponent <= -2 else number.quantize(Decimal("0.01"))
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number
+    written = number if exponent <= -2 else number.quantize(Decimal("0.01"))
     assert str(first.units) == f"{written} EUR" or "E" in raw  # at least the cents
     assert second.account == "Expenses:Uncategorized"
     assert second.units == Amount(number.copy_negate(), "EUR")

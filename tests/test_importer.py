@@ -21,10 +21,11 @@ from beancount.core import data
 from beangulp import similar
 
 from beancount_ponto.config import AccountLink, save_config
+from beancount_ponto.demo import LEDGER_ACCOUNTS
 from beancount_ponto.errors import PontoError
 from beancount_ponto.importer import PontoImporter, same_ponto_id
 from beancount_ponto.simulator import Simulator
-from tests.conftest import LEDGER_ACCOUNTS, TODAY, Workspace, bean_check, make_workspace
+from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 
 IMPORT_SCRIPT = """\
 import beangulp

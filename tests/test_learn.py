@@ -118,7 +118,7 @@ def test_learned_accuracy_on_a_noisy_held_out_year(
     model = Model(cache.examples(BANK))
     assert model.size == len(train)
     always = [model.predict(bank_fields(i), threshold=0.0) for i in test]
-    right = sum(bool(p) and p.account == i.label for p, i in zip(always, test, strict=True))
+    right = sum(p is not None and p.account == i.label for p, i in zip(always, test, strict=True))
     assert right / len(test) >= 0.87
     guesses = [(model.predict(bank_fields(i)), i.label) for i in test]
     made = [(p, label) for p, label in guesses if p is not None]

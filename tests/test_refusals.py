@@ -216,12 +216,13 @@ def test_the_scan_reads_the_currencies_each_open_allows(tmp_path: Path) -> None:
 def test_the_checks_cost_an_idle_run_no_ledger_scan(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from beancount_ponto import ledger as ledger_module
     from beancount_ponto import sync as sync_module
 
     ws.sync()
     ws.sync()  # settles the balance assertions
     scans: list[Path] = []
-    real = sync_module.scan_ledger
+    real = ledger_module.scan_ledger
 
     def counting(main: Path, extra: Path | None = None) -> object:
         scans.append(main)

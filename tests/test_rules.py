@@ -9,12 +9,12 @@ import pytest
 from beancount.core import account as bc_account
 
 from beancount_ponto.errors import ConfigError
-from beancount_ponto.rules import BankFields, first_match, parse_rules
+from beancount_ponto.rules import BankFields, Rule, first_match, parse_rules
 
 BANK = "Assets:Bank:Checking"
 
 
-def rules_from(toml: str) -> list:
+def rules_from(toml: str) -> list[Rule]:
     raw = tomllib.loads(toml).get("rules")
     return parse_rules(raw, is_valid_account=bc_account.is_valid)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from beancount import loader
 
-from beancount_ponto import cli, fileutil
+from beancount_ponto import cli
 from beancount_ponto.importer import PontoImporter
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
@@ -102,7 +102,7 @@ def test_an_edit_saved_during_the_replacement_is_kept(
             edits.append(1)  # saved between our read and our rename
             delete_note_in_place(ws)
 
-    monkeypatch.setattr(fileutil.os, "fsync", fsync_then_user_saves)
+    monkeypatch.setattr(os, "fsync", fsync_then_user_saves)
     ws.sync()
     monkeypatch.undo()
     assert edits
@@ -146,7 +146,7 @@ def test_a_crash_in_the_write_with_a_withdrawal_loses_nothing(
     def power_cut(_src: object, _dst: object) -> None:
         raise SystemExit("power cut")
 
-    monkeypatch.setattr(fileutil.os, "replace", power_cut)
+    monkeypatch.setattr(os, "replace", power_cut)
     with pytest.raises(SystemExit):
         ws.sync()
     monkeypatch.undo()

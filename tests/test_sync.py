@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import shutil
 import threading
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from beancount_ponto import sync as sync_module
+from beancount_ponto import withdraw
 from beancount_ponto.config import load_config
 from beancount_ponto.ledger import scan_ledger
 from beancount_ponto.simulator import Simulator
@@ -432,7 +434,7 @@ def test_a_recheck_remembered_by_an_older_version_is_done_next_run(
     ws.sync()
     account = ws.sim.account_ids[0]
     ws.sim.add_transaction(account, "-5.00", execution_date=TODAY - dt.timedelta(days=5))
-    monkeypatch.setattr(sync_module.withdraw, "failing_assertions", lambda *_args: [])
+    monkeypatch.setattr(withdraw, "failing_assertions", lambda *_args: [])
     ws.sync()  # appended without the withdrawal, as the older version did before its crash
     monkeypatch.undo()
     assert bean_check(ws.ledger)
@@ -504,16 +506,13 @@ def test_an_item_served_twice_is_written_once(ws: Workspace) -> None:
 def test_an_edit_saved_during_the_append_is_kept(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shutil
-
-    from beancount_ponto import fileutil
 
     ws.sync()
     # Dated after the balance assertions: a plain append (copied in chunks).
     day = TODAY + dt.timedelta(days=1)
     ws.sim.add_transaction(ws.sim.account_ids[0], "-3.00", execution_date=day)
     real_copy = shutil.copyfileobj
-    edits = []
+    edits: list[int] = []
 
     def copy_then_user_saves(src, dst, length=0):  # type: ignore[no-untyped-def]
         real_copy(src, dst, length)
@@ -522,7 +521,7 @@ def test_an_edit_saved_during_the_append_is_kept(
             with ws.output.open("a", encoding="utf-8") as handle:
                 handle.write("; recategorised by hand\n")
 
-    monkeypatch.setattr(fileutil.shutil, "copyfileobj", copy_then_user_saves)
+    monkeypatch.setattr(shutil, "copyfileobj", copy_then_user_saves)  # as fileutil calls it
     ws.sync()
     text = ws.output_text()
     assert "; recategorised by hand" in text
