@@ -50,7 +50,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from beancount_ponto import balance, deepcheck, withdraw
+from beancount_ponto import balance, deepcheck, pending, withdraw
 from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
 from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import ConsentRefusal, current_refusal, refusal_from_error
@@ -543,6 +543,22 @@ def _gone_note(run: _Run) -> str:
     return f"{text} (deleted stays deleted)"
 
 
+def _rewrite_pending(run: _Run, result: SyncResult, path: Path) -> None:
+    """Rewrite the optional pending file (see :mod:`beancount_ponto.pending`)."""
+    if run.stopping():
+        result.notes.append(f"pending file {path} not rewritten: stopping")
+        return
+    try:
+        lists = pending.collect(run.config, run.client, run.time_zone)
+        pending.write_pending_file(path, run.ledger, lists)
+    except PontoError as exc:
+        result.notes.append(f"pending file {path} not rewritten: {exc}")
+        return
+    for item in lists:
+        if item.error:
+            result.notes.append(f"{item.account}: left out of the pending file: {item.error}")
+
+
 def run_sync(
     config: Config,
     client: PontoClient,
@@ -578,7 +594,10 @@ def run_sync(
                 create_output(output)
         cache = run.state.extra.setdefault("includes", {})
         included = output.resolve() in ledger_files(ledger, with_missing=True, cache=cache)
-        return _execute(run, SyncResult(output=output, included=included))
+        result = _execute(run, SyncResult(output=output, included=included))
+        if config.pending_file is not None and not options.dry_run:
+            _rewrite_pending(run, result, config.pending_file)
+        return result
 
     if options.dry_run:
         return go()

@@ -13,6 +13,7 @@ secret.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -30,6 +31,7 @@ from beancount_ponto.status import is_stale as ponto_is_stale
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.models import Account, FinancialInstitution
+    from beancount_ponto.pending import AccountPending
     from beancount_ponto.state import SyncState
     from beancount_ponto.web_ledger import LedgerIndex, LedgerTxn
 
@@ -127,6 +129,8 @@ class PageView:
     warning_days: int
     stale_minutes: int
     renew_url: str = RENEW_URL
+    #: each linked account's pending transactions and available balance
+    pending: tuple[AccountPending, ...] = ()
 
     @property
     def attention(self) -> tuple[AccountRow, ...]:
@@ -164,6 +168,11 @@ class PageView:
                 }
             }
             for r in self.rows
+        ]
+        out["pending"] = [
+            _plain(asdict(dataclasses.replace(p, items=())))
+            | {"items": [i.to_json() for i in p.items]}
+            for p in self.pending
         ]
         return out
 
