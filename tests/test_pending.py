@@ -275,3 +275,9 @@ def test_fava_page_shows_pending_and_available_balance_with_one_request_per_acco
     assert sorted(asked) == sorted(
         f"/accounts/{a}/pending-transactions" for a in ws.sim.account_ids
     )
+    data = fava.open("/test/extension/FavaPonto/overview").get_json()["data"]
+    block_json = next(b for b in data["pending"] if b["ponto_id"] == checking)
+    assert block_json["available_balance"] == "987.65"
+    assert {"id": pid, "amount": "-42.1", "payee": SHOP}.items() <= next(
+        i for i in block_json["items"] if i["id"] == pid
+    ).items()
