@@ -59,6 +59,7 @@ __all__ = [
     "known_bank_zones",
     "pending_account",
     "pending_file_text",
+    "unreadable",
     "write_pending_file",
 ]
 
@@ -193,7 +194,7 @@ def collect(
     config: Config,
     client: PontoClient,
     zone_of: Callable[[AccountLink, Account], dt.tzinfo],
-    accounts: dict[str, Account] | None = None,
+    accounts: Mapping[str, Account | PontoError] | None = None,
 ) -> list[AccountPending]:
     """Every linked account's pending transactions, by ledger account name.
 
@@ -239,6 +240,14 @@ def collect(
                 )
             )
     return out
+
+
+def unreadable(config: Config, error: str) -> list[AccountPending]:
+    """Every link as failed with ``error`` (Ponto's account list could not be read)."""
+    return [
+        AccountPending(link.ponto_id, link.account, state="failed", error=error)
+        for link in sorted(config.links.values(), key=lambda lk: lk.account)
+    ]
 
 
 def bank_zones(config: Config, client: PontoClient) -> Callable[[AccountLink, Account], dt.tzinfo]:

@@ -281,3 +281,28 @@ def test_fava_page_shows_pending_and_available_balance_with_one_request_per_acco
     assert {"id": pid, "amount": "-42.1", "payee": SHOP}.items() <= next(
         i for i in block_json["items"] if i["id"] == pid
     ).items()
+
+
+def test_pending_file_is_emptied_when_ponto_cannot_list_the_accounts(ws: Workspace) -> None:
+    path = with_pending_file(ws)
+    pid = ws.sim.add_pending(ws.sim.account_ids[0], "-3")
+    ws.sync()
+    assert pid in path.read_text(encoding="utf-8")
+    ws.sim.fail_next(100, status=500, path_contains="/accounts?")
+    assert not ws.sync().ok
+    ws.sim.clear_faults()
+    text = path.read_text(encoding="utf-8")
+    assert pid not in text  # a stale list could show an entry already booked, twice
+    assert "not listed (could not be read): Assets:Bank:Checking" in text
+    assert bean_check(path) == []
+
+
+def test_a_sync_reuses_its_account_list_for_the_pending_file(ws: Workspace) -> None:
+    with_pending_file(ws)
+    ws.sync()
+    ws.sim.reset_log()
+    ws.sync()
+    lists = [p for _m, p, _s in ws.sim.request_log if p.split("?")[0] == "/accounts"]
+    assert len(lists) == 1
+    pending = [p for _m, p, _s in ws.sim.request_log if "pending-transactions" in p]
+    assert len(pending) == len(ws.sim.account_ids)
