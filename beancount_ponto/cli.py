@@ -23,7 +23,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from beancount_ponto import __version__, demo, runner
+from beancount_ponto import __version__, demo, pending, runner
 from beancount_ponto.config import (
     CONFIG_ENV,
     Config,
@@ -382,6 +382,26 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     return code
 
 
+def cmd_pending(args: argparse.Namespace, config: Config) -> int:
+    """List every linked account's pending transactions (never written as booked)."""
+    with closing(make_client(config)) as client:
+        lists = pending.collect(config, client, pending.bank_zones(config, client))
+    if args.json:
+        _out(json.dumps([i.to_json() for p in lists for i in p.items], indent=2))
+    else:
+        for p in lists:
+            available = "?" if p.available_balance is None else f"{p.available_balance:,}"
+            head = f"{p.account}: available {available} {p.currency}".rstrip()
+            _out(f"{head}; {len(p.items)} pending" if p.state == "listed" else p.account)
+            for i in p.items:
+                text = " - ".join(t for t in (i.payee, i.narration) if t)
+                _out(f"  {i.date}  {i.amount:>12} {i.currency}  {text}")
+    failed = [p for p in lists if p.error]
+    for p in failed:
+        _err(f"bean-ponto: {p.account}: {p.error}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bean-ponto``."""
     parser = argparse.ArgumentParser(
@@ -455,6 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--json", action="store_true", help="print JSON")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("pending", help="list pending (not yet booked) transactions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_pending)
 
     p = sub.add_parser("extract", help="print new entries to standard output, write nothing")
     p.add_argument("-e", "--existing", help="the ledger to leave out what it already has")

@@ -177,6 +177,8 @@ class Config:
     notify_command: str | None = None
     fetch_stale_minutes: int = 60
     links: dict[str, AccountLink] = field(default_factory=dict)
+    #: the optional pending file (:mod:`beancount_ponto.pending`); None = off
+    pending_file: Path | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -356,6 +358,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         notify_command=_typed(raw, "notify_command", str, None),
         fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
         links={pid: _link(pid, table) for pid, table in accounts.items()},
+        pending_file=_path(base, raw.get("pending_file"), "pending_file"),
     )
 
 
@@ -376,7 +379,14 @@ def save_config(config: Config) -> None:
     rewritten.
     """
     doc: dict[str, Any] = {}
-    for key in ("ledger", "output", "credentials_file", "client_cert", "client_key"):
+    for key in (
+        "ledger",
+        "output",
+        "credentials_file",
+        "client_cert",
+        "client_key",
+        "pending_file",
+    ):
         rel = _relative(config, getattr(config, key))
         if rel:
             doc[key] = rel

@@ -177,16 +177,17 @@ class LedgerScan:
         return set(self.opened_on)
 
 
-def scan_ledger(main: Path, extra: Path | None = None) -> LedgerScan:
+def scan_ledger(main: Path, extra: Path | None = None, *, skip: Path | None = None) -> LedgerScan:
     """Collect Ponto ids and opened accounts from the ledger's files.
 
     Args:
         main: the main ledger file.
         extra: a file to scan even if the ledger does not include it (the output).
+        skip: a (resolved) file not to read, even if included (the pending file).
     """
     files = ledger_files(main)
     scan = LedgerScan(files=list(files))
-    to_read = list(files)
+    to_read = [f for f in files if f != skip]
     if extra is not None and extra.resolve() not in files and extra.exists():
         to_read.append(extra.resolve())
     for path in to_read:

@@ -50,7 +50,7 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from beancount_ponto import balance, deepcheck, withdraw
+from beancount_ponto import balance, deepcheck, pending, withdraw
 from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
 from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import ConsentRefusal, current_refusal, refusal_from_error
@@ -79,7 +79,7 @@ from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import REFUSAL_KEY, record_outcome
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from beancount.core.data import Balance
@@ -113,6 +113,8 @@ class _Run:
         self.gone = 0  # ids written before and no longer in the ledger
         self._zones: dict[str, dt.tzinfo] = {}
         self.deep_pending: list[deepcheck.PendingCheck] = []
+        #: Ponto's last account list of this run (reused for the pending file)
+        self.listed: Mapping[str, Account | PontoError] | None = None
 
     @property
     def scan(self) -> LedgerScan:
@@ -417,7 +419,8 @@ def _finish_deep_checks(run: _Run, result: SyncResult, results: dict[str, Accoun
 def _readable_accounts(run: _Run, results: dict[str, AccountResult]) -> dict[str, Account]:
     """The accounts Ponto lists; a malformed one fails its own result only."""
     accounts: dict[str, Account] = {}
-    for ponto_id, found in run.client.accounts_each().items():
+    run.listed = run.client.accounts_each()
+    for ponto_id, found in run.listed.items():
         if isinstance(found, PontoError):
             if ponto_id in results:
                 results[ponto_id].error = str(found)
@@ -543,6 +546,25 @@ def _gone_note(run: _Run) -> str:
     return f"{text} (deleted stays deleted)"
 
 
+def _rewrite_pending(run: _Run, result: SyncResult, path: Path) -> None:
+    """Rewrite the optional pending file (see :mod:`beancount_ponto.pending`)."""
+    if run.stopping():
+        result.notes.append(f"pending file {path} not rewritten: stopping")
+        return
+    try:
+        lists = pending.collect(run.config, run.client, run.time_zone, accounts=run.listed)
+    except PontoError as exc:  # nothing readable: none shown, so none shown twice
+        lists = pending.unreadable(run.config, str(exc))
+    try:
+        pending.write_pending_file(path, run.ledger, lists)
+    except PontoError as exc:
+        result.notes.append(f"pending file {path} not rewritten: {exc}")
+        return
+    for item in lists:
+        if item.error:
+            result.notes.append(f"{item.account}: left out of the pending file: {item.error}")
+
+
 def run_sync(
     config: Config,
     client: PontoClient,
@@ -578,7 +600,10 @@ def run_sync(
                 create_output(output)
         cache = run.state.extra.setdefault("includes", {})
         included = output.resolve() in ledger_files(ledger, with_missing=True, cache=cache)
-        return _execute(run, SyncResult(output=output, included=included))
+        result = _execute(run, SyncResult(output=output, included=included))
+        if config.pending_file is not None and not options.dry_run:
+            _rewrite_pending(run, result, config.pending_file)
+        return result
 
     if options.dry_run:
         return go()

@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from beancount_ponto import pending
 from beancount_ponto.config import (
     AccountLink,
     Config,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
     from beancount_ponto.client import PontoClient
     from beancount_ponto.models import Account, FinancialInstitution
+    from beancount_ponto.pending import AccountPending
 
 __all__ = ["PageInputError", "PageSettings", "PontoPage", "cross_site_error"]
 
@@ -226,13 +228,22 @@ class PontoPage:
 
     # -- the page -----------------------------------------------------------------
 
-    def view(self, *, read_only: bool, may_fetch: bool, now: dt.datetime | None = None) -> PageView:
+    def view(
+        self,
+        *,
+        read_only: bool,
+        may_fetch: bool,
+        now: dt.datetime | None = None,
+        with_pending: bool = True,
+    ) -> PageView:
         """Everything the page shows; may start a background fetch when stale.
 
         Args:
             read_only: Fava refuses changes (no fetch is started then).
             may_fetch: this request may start the fetch of a stale ledger.
             now: the current time (tests).
+            with_pending: also ask Ponto for each linked account's pending
+                transactions (one request per account).
         """
         now = now or now_utc()
         notices = [f"Ponto page settings: {self.settings.problem}"] if self.settings.problem else []
@@ -248,6 +259,7 @@ class PontoPage:
             state = SyncState(output=output)
             notices.append(str(exc))
         live, works, notice = self._live(config)
+        waiting = self._pending(config, live) if with_pending else ()
         if (
             may_fetch
             and not read_only
@@ -295,7 +307,20 @@ class PontoPage:
             stale_minutes=config.fetch_stale_minutes,
             ponto_read=live is not None,
             said=tuple(said),
+            pending=waiting,
         )
+
+    def _pending(
+        self, config: Config, live: dict[str, Account] | None
+    ) -> tuple[AccountPending, ...]:
+        """Each linked account's pending transactions: one request per account."""
+        if live is None or not config.links:
+            return ()
+        with self._client_lock:
+            if self._client is None:
+                return ()
+            zone_of = pending.known_bank_zones(config, self._banks)
+            return tuple(pending.collect(config, self._client, zone_of, accounts=live))
 
     def _credentials_view(self, config: Config, works: bool | None) -> CredentialsView:
         env = bool(os.environ.get("PONTO_CLIENT_ID") and os.environ.get("PONTO_CLIENT_SECRET"))

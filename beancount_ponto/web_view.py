@@ -13,6 +13,7 @@ secret.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ from beancount_ponto.status import is_stale as ponto_is_stale
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.models import Account, FinancialInstitution
+    from beancount_ponto.pending import AccountPending
     from beancount_ponto.state import SyncState
     from beancount_ponto.web_ledger import LedgerIndex, LedgerTxn
 
@@ -141,6 +143,9 @@ class PageView:
         """True if the page already says this problem (in a notice or the job's outcome)."""
         return message is not None and problem_key(message) in self.said
 
+    #: each linked account's pending transactions and available balance
+    pending: tuple[AccountPending, ...] = ()
+
     @property
     def attention(self) -> tuple[AccountRow, ...]:
         """Rows whose consent needs attention (expiring, expected date passed, revoked)."""
@@ -185,6 +190,11 @@ class PageView:
                 }
             }
             for r in self.rows
+        ]
+        out["pending"] = [
+            _plain(asdict(dataclasses.replace(p, items=())))
+            | {"items": [i.to_json() for i in p.items]}
+            for p in self.pending
         ]
         return out
 

@@ -9,6 +9,10 @@ Contract (JSON in, JSON out; never faulted, never logged; no authentication):
   "remittanceInformation"?, "executionDate"?, "valueDate"?, "description"?,
   "currency"?, "attributes"?, "id"?}`` -> 201 ``{"id": ...}`` (``executionDate``/``valueDate``
   inside ``attributes`` are served verbatim).
+* ``POST /_sim/pending`` ``{"account", "amount", "counterpartName"?,
+  "remittanceInformation"?, "executionDate"?, "currency"?, "id"?}`` -> 201 ``{"id", "account"}``;
+  ``POST /_sim/book`` ``{"account", "id", "executionDate"?, "amount"?}`` -> 201
+  ``{"id": <the booked transaction's new id>, "account", "pending_id"}`` (unknown ids 404).
 * ``POST /_sim/faults`` ``{"kind", "count"?, "status"?, "retry_after"?, "seconds"?,
   "path_contains"?, "account"?}``; kinds: fail, rate_limit, drop, garbage, slow, repeat,
   bank_error (500 ``invalidCredentials`` with the bank's answer), expire_tokens,
@@ -28,7 +32,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.simulator import consent
+from beancount_ponto.simulator import consent, pending
 from beancount_ponto.simulator.faults import KINDS, Fault
 from beancount_ponto.simulator.jsonutil import dumps, loads
 from beancount_ponto.simulator.messages import (
@@ -139,6 +143,48 @@ def _add_transaction(state: SimState, body: dict[str, Any]) -> Response:
     return json_response(201, {"id": txn.id, "account": account})
 
 
+def _add_pending(state: SimState, body: dict[str, Any]) -> Response:
+    account = _account(state, body)
+    attributes: dict[str, Any] = {
+        "counterpartName": _text(body, "counterpartName", "Demo Shop"),
+        "remittanceInformation": _text(body, "remittanceInformation", "Card payment"),
+    }
+    try:
+        txn = pending.add_pending(
+            state,
+            account,
+            body.get("amount"),
+            execution_date=_date(body, "executionDate"),
+            attributes=attributes,
+            currency=_text(body, "currency"),
+            txn_id=_text(body, "id"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(str(exc), "amount") from None
+    return json_response(201, {"id": txn.id, "account": account})
+
+
+def _book(state: SimState, body: dict[str, Any]) -> Response:
+    account = _account(state, body)
+    pending_id = _text(body, "id")
+    if pending_id is None:
+        raise _Invalid("id (a pending transaction id) is required", "id")
+    amount = body.get("amount")
+    if state.account(account).pending.get(pending_id) is None:
+        return not_found("pendingTransaction")
+    try:
+        txn = pending.book_pending(
+            state,
+            account,
+            pending_id,
+            execution_date=_date(body, "executionDate"),
+            amount=amount,
+        )
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(str(exc), "amount") from None
+    return json_response(201, {"id": txn.id, "account": account, "pending_id": pending_id})
+
+
 def _faults(state: SimState, body: dict[str, Any]) -> Response:
     kind = body.get("kind")
     count = _int(body, "count", 1)
@@ -205,6 +251,8 @@ def _options(state: SimState, body: dict[str, Any]) -> Response:
 
 _POSTS = {
     "transactions": _add_transaction,
+    "pending": _add_pending,
+    "book": _book,
     "faults": _faults,
     "queue": _queue,
     "options": _options,

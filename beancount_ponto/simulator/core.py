@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.simulator import consent, render
+from beancount_ponto.simulator import consent, pending, render
 from beancount_ponto.simulator.api import Api
 from beancount_ponto.simulator.faults import Fault
 from beancount_ponto.simulator.server import SimHTTPServer
@@ -267,6 +267,72 @@ class Simulator:
                 )
                 for t in account.pending.newest_first()
             ]
+
+    def add_pending(
+        self,
+        account_id: str,
+        amount: Decimal | str | int,
+        *,
+        execution_date: dt.date | None = None,
+        counterpart_name: str | None = "Demo Shop",
+        remittance_information: str | None = "Card payment",
+        currency: str | None = None,
+        txn_id: str | None = None,
+        **extra_attributes: Any,
+    ) -> str:
+        """Add a pending transaction (see :mod:`.pending`); returns its id.
+
+        Args:
+            account_id: the account.
+            amount: signed amount (never a float).
+            execution_date: its date, default today.
+            counterpart_name: ``counterpartName``.
+            remittance_information: ``remittanceInformation``.
+            currency: default the account's.
+            txn_id: its id, default a new UUID.
+            **extra_attributes: more Ponto attributes by camelCase name.
+
+        Raises:
+            KeyError: unknown account.
+            TypeError, ValueError: bad amount or non-JSON attribute.
+        """
+        attributes = {
+            "counterpartName": counterpart_name,
+            "remittanceInformation": remittance_information,
+            **extra_attributes,
+        }
+        return pending.add_pending(
+            self._state,
+            account_id,
+            amount,
+            execution_date=execution_date,
+            attributes=attributes,
+            currency=currency,
+            txn_id=txn_id,
+        ).id
+
+    def book_pending(
+        self,
+        account_id: str,
+        pending_id: str,
+        *,
+        execution_date: dt.date | None = None,
+        amount: Decimal | str | int | None = None,
+    ) -> str:
+        """Book a pending transaction as Ponto does (see :mod:`.pending`).
+
+        It leaves the pending list and a booked transaction with a new id
+        appears (default: on the same day, for the same amount).
+
+        Returns:
+            the booked transaction's id.
+
+        Raises:
+            KeyError: unknown account or pending id.
+        """
+        return pending.book_pending(
+            self._state, account_id, pending_id, execution_date=execution_date, amount=amount
+        ).id
 
     def account(self, account_id: str) -> dict[str, Any]:
         """The account resource as served."""

@@ -165,6 +165,19 @@ class TxnList:
         for i in range(where, len(self._items)):
             self._pos[self._items[i].id] = i
 
+    def remove(self, txn_id: str) -> Txn:
+        """Take the transaction ``txn_id`` out (O(n): re-indexes the list).
+
+        Raises:
+            KeyError: no transaction has that id.
+        """
+        pos = self._pos.pop(txn_id)
+        txn = self._items.pop(pos)
+        del self._keys[pos]
+        for i in range(pos, len(self._items)):
+            self._pos[self._items[i].id] = i
+        return txn
+
     def newest_first(self) -> list[Txn]:
         """All transactions, newest first (a copy)."""
         return self._items[::-1]
