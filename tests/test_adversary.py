@@ -1,0 +1,64 @@
+"""Issue 7 attacked from combinations no single point's tests cover.
+
+Every test runs a real sync over HTTP against the simulator (and the real
+``bean-ponto`` command where the exit status matters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+
+from beancount_ponto import cli
+from beancount_ponto.state import SyncState
+from tests.conftest import TODAY, Workspace, bean_check
+
+ID_RE = re.compile(r'ponto_id: "([^"]+)"')
+BALANCE_BLOCK = re.compile(
+    r"\n(\d{4}-\d{2}-\d{2} balance Assets:Bank:Checking .*\n(?:[ \t]+.*\n)*)"
+)
+
+
+def ledger_ids(ws: Workspace) -> Counter[str]:
+    text = ws.output_text() + ws.ledger.read_text(encoding="utf-8")
+    return Counter(ID_RE.findall(text))
+
+
+def move_checking_assertion_to_main(ws: Workspace) -> str:
+    """The user moves bean-ponto's balance assertion into the main file (allowed)."""
+    text = ws.output_text()
+    found = BALANCE_BLOCK.search(text)
+    assert found is not None
+    block = found.group(1)
+    ws.output.write_text(text.replace(block, ""), encoding="utf-8")
+    ws.ledger.write_text(ws.ledger.read_text(encoding="utf-8") + "\n" + block, encoding="utf-8")
+    assert bean_check(ws.ledger) == []
+    return block
+
+
+def test_a_late_transaction_against_an_assertion_moved_elsewhere_is_refused(
+    ws: Workspace,
+) -> None:
+    """Our assertion moved to another file cannot be withdrawn: refuse, never break the ledger."""
+    ws.sync()
+    block = move_checking_assertion_to_main(ws)
+    checking = ws.sim.account_ids[0]
+    late = ws.sim.add_transaction(checking, "-5.55", execution_date=TODAY - dt.timedelta(days=3))
+    code = cli.main(["--config", str(ws.config.path), "sync"])
+    assert code == 1
+    assert bean_check(ws.ledger) == []
+    assert late not in ledger_ids(ws)
+    assert late not in SyncState.load(ws.output).written_ids
+    result = ws.sync()
+    checking_result = next(a for a in result.accounts if a.ponto_id == checking)
+    assert checking_result.error is not None
+    assert "main.beancount" in checking_result.error
+    assert "comment out or delete" in checking_result.error
+    # The user withdraws it by hand; the late transaction then arrives once.
+    main = ws.ledger.read_text(encoding="utf-8")
+    ws.ledger.write_text(main.replace(block, ""), encoding="utf-8")
+    assert ws.sync().ok
+    assert ledger_ids(ws)[late] == 1
+    assert max(ledger_ids(ws).values()) == 1
+    assert bean_check(ws.ledger) == []
