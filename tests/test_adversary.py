@@ -7,17 +7,36 @@ Every test runs a real sync over HTTP against the simulator (and the real
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 from beancount_ponto import cli
+from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
-from tests.conftest import TODAY, Workspace, bean_check
+from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 
+ROOT = Path(__file__).resolve().parents[1]
 ID_RE = re.compile(r'ponto_id: "([^"]+)"')
 BALANCE_BLOCK = re.compile(
     r"\n(\d{4}-\d{2}-\d{2} balance Assets:Bank:Checking .*\n(?:[ \t]+.*\n)*)"
 )
+
+
+def bean_ponto(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``bean-ponto`` command in a subprocess."""
+    code = "import sys; from beancount_ponto.cli import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, "--config", str(ws.config.path), *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def ledger_ids(ws: Workspace) -> Counter[str]:
@@ -62,3 +81,30 @@ def test_a_late_transaction_against_an_assertion_moved_elsewhere_is_refused(
     assert ledger_ids(ws)[late] == 1
     assert max(ledger_ids(ws).values()) == 1
     assert bean_check(ws.ledger) == []
+
+
+def test_a_creation_time_near_year_1_does_not_stop_every_account(tmp_path: Path) -> None:
+    """Issue 7.5 in the walk's stop rule: a valid ``createdAt`` made it overflow.
+
+    ``createdAt`` a few days after 0001-01-01 passes the parser (it is more than
+    two days from the end of the range), then the stop rule subtracted
+    ``overlap_days`` from it: OverflowError, which stopped every account.
+    """
+    with Simulator(account_sizes=[0, 30], today=TODAY) as sim:
+        ws = make_workspace(tmp_path / "books", sim, accounts=2)
+        checking, savings = sim.account_ids[:2]
+        for days in (30, 1):
+            sim.add_transaction(
+                checking,
+                "-1.00",
+                execution_date=TODAY - dt.timedelta(days=days),
+                createdAt="0001-01-05T00:00:00.000Z",
+            )
+        assert ws.sync().ok
+        fresh = sim.add_transaction(savings, "4.00", execution_date=TODAY)
+        again = ws.sync()  # the first page of checking is settled: the floor is computed
+        assert again.ok, [a.error for a in again.accounts]
+        assert ledger_ids(ws)[fresh] == 1
+        assert sim.transactions(checking)[0]["attributes"]["createdAt"].startswith("0001-")
+        assert max(ledger_ids(ws).values()) == 1
+        assert bean_check(ws.ledger) == []
