@@ -14,7 +14,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from beancount_ponto import cli
+import pytest
+
+from beancount_ponto import cli, sync
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
@@ -108,3 +110,37 @@ def test_a_creation_time_near_year_1_does_not_stop_every_account(tmp_path: Path)
         assert sim.transactions(checking)[0]["attributes"]["createdAt"].startswith("0001-")
         assert max(ledger_ids(ws).values()) == 1
         assert bean_check(ws.ledger) == []
+
+
+class CronClock:
+    """Wall time as an hourly cron job sees it: each run starts on the hour and takes time."""
+
+    def __init__(self) -> None:
+        self.start = dt.datetime.now(dt.UTC).replace(minute=7, second=0, microsecond=0)
+        self.now = self.start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=2)  # the run goes on meanwhile
+        return self.now
+
+    def tick(self, hours: int) -> None:
+        self.now = self.start + dt.timedelta(hours=hours)
+
+
+def test_the_deep_check_comes_every_24_hourly_cron_runs_not_every_25(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 7.1 "at least once a day": cron starts runs on the hour; a check ends a bit later."""
+    clock = CronClock()
+    monkeypatch.setattr(sync, "now_utc", clock)
+    with Simulator(account_sizes=[300], today=TODAY) as sim:
+        ws = make_workspace(tmp_path / "books", sim, accounts=1)
+        ws.sync()  # the first run reads the whole list: the first deep check
+        deep_runs = []
+        for hour in range(1, 25):
+            clock.tick(hour)
+            sim.reset_log()
+            ws.sync()
+            if sum("/transactions?" in p for _m, p, _s in sim.request_log) > 1:
+                deep_runs.append(hour)
+        assert deep_runs == [24]
