@@ -226,7 +226,13 @@ class _Run:
             self.opened.update(dict.fromkeys(missing, day))
             self.dry_texts.append(text)
             return notes
-        failing = withdraw.failing_assertions(self.ledger, self.output, text) if late else []
+        try:
+            failing = withdraw.failing_assertions(self.ledger, self.output, text) if late else []
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot read {self.ledger}: {exc.strerror or exc}; "
+                "nothing written for this account, the next run retries"
+            ) from None
         elsewhere = [w for w in failing if not w.in_output]
         if elsewhere:  # moved by the user out of the output file: never edited by us
             raise LedgerError(withdraw.refusal(elsewhere[0], self.output))
