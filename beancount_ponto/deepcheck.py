@@ -8,10 +8,12 @@ balance as the end-to-end checksum.
 Contract:
 
 * An account's deep check is *due* (:func:`due`) when asked for
-  (``bean-ponto sync --full``), when its last one is more than
-  :data:`DEEP_CHECK_EVERY` old (or there is none yet), or when a balance
-  mismatch was noted that no deep check has answered yet. So an hourly idle
-  run pays for it once a day per account, and once per new mismatch.
+  (``bean-ponto sync --full``), when its last one is at least
+  :data:`DEEP_CHECK_EVERY` minus :data:`DUE_SLACK` old (or there is none yet),
+  or when a balance mismatch was noted that no deep check has answered yet.
+  A check is dated when it ends, while cron and timers start runs on the
+  hour: the slack makes the 24th hourly run do it, not the 25th. So an hourly
+  idle run pays for it once a day per account, and once per new mismatch.
 * A deep walk ignores the stop rule; what it finds unknown is written like any
   new transaction (ids written before and deleted by the user stay out).
 * After the writes, the ledger's balance on the day after Ponto's reference
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 
 RECORD_KEY = "deep_check"
 DEEP_CHECK_EVERY = dt.timedelta(hours=24)
+#: How much earlier than :data:`DEEP_CHECK_EVERY` a run may come and still do it.
+DUE_SLACK = dt.timedelta(minutes=30)
 
 #: Why a deep check ran.
 Trigger = Literal["full", "daily", "mismatch"]
@@ -139,7 +143,7 @@ def due(record: dict[str, Any], now: dt.datetime, *, full: bool) -> Trigger | No
     mismatch = record.get("balance_mismatch")
     if isinstance(mismatch, str) and (last is None or last.mismatch != mismatch):
         return "mismatch"
-    if last is None or now - last.at >= DEEP_CHECK_EVERY:
+    if last is None or now - last.at >= DEEP_CHECK_EVERY - DUE_SLACK:
         return "daily"
     return None
 

@@ -108,17 +108,19 @@ class _Floor:
             )
 
     def reached(self, oldest_day: dt.date, oldest_created: dt.datetime | None) -> bool:
-        """Whether a settled page with these oldest values ends the walk."""
-        days = [
-            d for d in (self.newest_day and self.newest_day - self.overlap, self.start_date) if d
-        ]
-        if not days or oldest_day >= max(days):
+        """Whether a settled page with these oldest values ends the walk.
+
+        Compared by differences, never by subtracting the overlap from a served
+        value: a date or ``createdAt`` near year 1 must not overflow.
+        """
+        below_newest = self.newest_day is not None and self.newest_day - oldest_day > self.overlap
+        if not below_newest and (self.start_date is None or oldest_day >= self.start_date):
             return False
         if oldest_created is None:
             return True
         start = dt.datetime.combine(self.start_date, dt.time(), dt.UTC) if self.start_date else None
-        stamps = [s - self.overlap for s in (self.newest_created, start) if s is not None]
-        return not stamps or oldest_created < max(stamps)
+        stamps = [s for s in (self.newest_created, start) if s is not None]
+        return not stamps or any(s - oldest_created > self.overlap for s in stamps)
 
 
 def walk(

@@ -36,7 +36,10 @@ Contract of :func:`run_sync`:
   the ledger, at most once per new reference date), so the ledger keeps
   passing ``bean-check``. A batch holding a transaction dated on or before
   one of our assertions comments out, in the same atomic replacement, the
-  assertions it breaks (:mod:`beancount_ponto.withdraw`).
+  assertions it breaks (:mod:`beancount_ponto.withdraw`). If one of those
+  assertions was moved by the user to another file, the batch is refused
+  (that file is never edited): the account fails naming the assertion's
+  place, and the batch arrives once the user withdraws it.
 * Ponto synchronizations are created only with ``refresh=True`` (the user
   is present), with their IP, at most once per 30 minutes per account.
 """
@@ -206,12 +209,15 @@ class _Run:
             late: the batch may hold transactions dated on or before one of our
                 balance assertions: the assertions it breaks are withdrawn in
                 the same atomic replacement (see :mod:`beancount_ponto.withdraw`).
+                One the user moved out of the output file refuses the batch.
 
         Returns:
             one note per withdrawn assertion.
 
         Raises:
-            LedgerError: the output file cannot be written (nothing was).
+            LedgerError: the output file cannot be written, or a late batch breaks
+                one of our assertions that the user moved to another file
+                (nothing was written).
         """
         missing = sorted(a for a in accounts_used - self.scan.open_accounts - set(self.opened))
         day = auto_open_date(oldest)
@@ -222,10 +228,19 @@ class _Run:
             self.opened.update(dict.fromkeys(missing, day))
             self.dry_texts.append(text)
             return notes
+        try:
+            failing = withdraw.failing_assertions(self.ledger, self.output, text) if late else []
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot read {self.ledger}: {exc.strerror or exc}; "
+                "nothing written for this account, the next run retries"
+            ) from None
+        elsewhere = [w for w in failing if not w.in_output]
+        if elsewhere:  # moved by the user out of the output file: never edited by us
+            raise LedgerError(withdraw.refusal(elsewhere[0], self.output))
         self.state.begin_batch(ids)
         if late:
             try:
-                failing = withdraw.failing_assertions(self.ledger, self.output, text)
                 notes = withdraw.replace_output(self.output, failing, text, header=OUTPUT_HEADER)
             except OSError as exc:
                 raise LedgerError(

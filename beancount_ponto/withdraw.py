@@ -12,7 +12,9 @@ Contract:
   a batch is appended: one full load of the ledger as it is, then the batch
   parsed and booked, padding redone and Beancount's own balance check run
   over the whole (the cost of one ``bean-check``, only for batches that hold
-  late transactions).
+  late transactions). Those the user moved to another file are flagged
+  (:attr:`Withdrawal.in_output` False): bean-ponto never edits them, so the
+  caller must refuse the batch instead (:func:`refusal`).
 * :func:`replace_output` reads the file as it is right now, comments out
   exactly the blocks of those assertions, each found by its own key (never
   by a line number), with the reason on the line above, appends the batch,
@@ -62,12 +64,16 @@ class Withdrawal:
         account: the asserted ledger account.
         date: the assertion's date.
         reason: Beancount's message (one line).
+        in_output: it is in the output file (else the user moved it elsewhere).
+        location: ``file:line`` of the assertion.
     """
 
     key: str
     account: str
     date: dt.date
     reason: str
+    in_output: bool = True
+    location: str = ""
 
     @property
     def note(self) -> str:
@@ -93,7 +99,9 @@ def failing_assertions(ledger: Path, output: Path, batch: str = "") -> list[With
             ledger as it is.
 
     Returns:
-        the failing assertions written by bean-ponto in ``output``, in file order.
+        the failing assertions written by bean-ponto (those with a
+        ``ponto_balance`` key), in ``output`` or in any other file of the
+        ledger (``in_output`` False), in load order.
     """
     entries, errors, options = loader.load_file(str(ledger))
     if batch:
@@ -113,15 +121,27 @@ def failing_assertions(ledger: Path, output: Path, batch: str = "") -> list[With
     found: dict[str, Withdrawal] = {}
     for error in errors:
         entry = error.entry
-        if (
-            isinstance(entry, data.Balance)
-            and META_KEY in entry.meta
-            and Path(str(entry.meta.get("filename", ""))).resolve() == target
-        ):
+        if isinstance(entry, data.Balance) and META_KEY in entry.meta:
             key = str(entry.meta[META_KEY])
             reason = " ".join(str(error.message).split())
-            found.setdefault(key, Withdrawal(key, entry.account, entry.date, reason))
+            filename = str(entry.meta.get("filename", ""))
+            location = f"{filename}:{entry.meta.get('lineno', '?')}"
+            in_output = Path(filename).resolve() == target
+            found.setdefault(
+                key, Withdrawal(key, entry.account, entry.date, reason, in_output, location)
+            )
     return list(found.values())
+
+
+def refusal(withdrawal: Withdrawal, output: Path) -> str:
+    """The one-line refusal of a batch that breaks one of our assertions outside ``output``."""
+    return (
+        f"new transactions change the balance that bean-ponto's assertion of "
+        f"{withdrawal.account} on {withdrawal.date} checks, at {withdrawal.location}, "
+        f"outside {output.name} where bean-ponto cannot withdraw it ({withdrawal.reason}); "
+        "comment out or delete that assertion, then run again "
+        "(what was refused is not written and follows then)"
+    )
 
 
 def comment_out(text: str, withdrawals: list[Withdrawal]) -> tuple[str, list[str]]:
@@ -220,5 +240,5 @@ def withdraw_failing(ledger: Path, output: Path) -> list[str]:
     Raises:
         OSError: as :func:`replace_output`; nothing was written.
     """
-    failing = failing_assertions(ledger, output)
+    failing = [w for w in failing_assertions(ledger, output) if w.in_output]
     return replace_output(output, failing) if failing else []

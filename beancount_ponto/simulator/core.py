@@ -213,8 +213,8 @@ class Simulator:
                 ids are opaque strings).
             **extra_attributes: more Ponto attributes by camelCase name
                 (e.g. ``endToEndId="X"``, ``remittanceInformationType="structured"``);
-                ``executionDate``/``valueDate`` given here are served verbatim
-                (e.g. ``executionDate="9999-12-31T23:00:00.000Z"``).
+                ``executionDate``/``valueDate``/``createdAt`` given here are served
+                verbatim (e.g. ``executionDate="9999-12-31T23:00:00.000Z"``).
 
         Returns:
             the new transaction id.

@@ -7,7 +7,8 @@ follow ponto-api.md sections 4-7; every documented transaction attribute is
 present (``null`` when unknown). ``executionDate``/``valueDate``/``*ReferenceDate``
 follow the :data:`~.jsonutil.DateConvention` given (default: the bank's local
 midnight expressed in UTC). A transaction's ``extra`` may replace the served
-``currency``/``executionDate``/``valueDate`` verbatim (malformed answers), and an
+``currency``/``executionDate``/``valueDate``/``createdAt`` verbatim (malformed or
+odd answers; the list order still follows the real creation time), and an
 account's ``served`` attributes replace the computed ones the same way.
 """
 
@@ -87,7 +88,7 @@ def transaction(
     for name, value in txn.extra.items():
         if name not in attributes:
             attributes[name] = value
-    attributes["createdAt"] = iso(txn.created_at)
+    attributes["createdAt"] = txn.extra.get("createdAt", iso(txn.created_at))
     attributes["updatedAt"] = iso(txn.updated_at)
     return {
         "type": kind,
