@@ -6,6 +6,9 @@ links from Ponto accounts to ledger accounts, never secrets::
     ledger = "main.beancount"            # paths are relative to this file
     output = "ponto.beancount"           # default: beside the ledger
     counter_account = "Expenses:Uncategorized"
+    income_account = "Income:Uncategorized"   # the placeholder of credits
+    review_flag = "!"                    # the flag of a learned guess
+    learn = true                         # guess the other leg from the ledger
 
     [accounts.0c7e9d52-...]              # a Ponto account id
     account = "Assets:Bank:Checking"
@@ -13,6 +16,10 @@ links from Ponto accounts to ledger accounts, never secrets::
     currency = "EUR"
     balance_assertions = true
     use_value_date = false
+
+    [[rules]]                            # see beancount_ponto.rules
+    counterpart_iban = "BE23 7326 8862 6491"
+    account = "Expenses:Rent"
 
 Secrets live in a separate JSON file with mode 0600 (default
 ``$XDG_CONFIG_HOME/bean-ponto/credentials.json``); the environment variables
@@ -35,9 +42,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
+from beancount.core import account as bc_account
 
 from beancount_ponto.errors import ConfigError, CredentialsMissingError
 from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.rules import Rule, parse_rules
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,6 +165,11 @@ class Config:
     notify_command: str | None = None
     fetch_stale_minutes: int = 60
     links: dict[str, AccountLink] = field(default_factory=dict)
+    income_account: str = "Income:Uncategorized"
+    review_flag: str = "!"
+    learn: bool = True
+    rules: tuple[Rule, ...] = ()
+    rules_toml: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -281,6 +295,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     tz_name = _typed(raw, "time_zone", str, None)
     if tz_name:
         zone(tz_name)
+    review_flag = _typed(raw, "review_flag", str, "!")
+    if review_flag not in ("*", "!"):
+        raise ConfigError('`review_flag` must be "*" or "!"')
+    raw_rules = raw.get("rules")
+    rules = parse_rules(raw_rules, is_valid_account=bc_account.is_valid)
     return Config(
         path=cfg_path,
         ledger=_path(base, raw.get("ledger"), "ledger"),
@@ -299,6 +318,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         notify_command=_typed(raw, "notify_command", str, None),
         fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
         links={pid: _link(pid, table) for pid, table in accounts.items()},
+        income_account=check_account_name(
+            _typed(raw, "income_account", str, "Income:Uncategorized")
+        ),
+        review_flag=review_flag,
+        learn=_typed(raw, "learn", bool, True),
+        rules=tuple(rules),
+        rules_toml=tuple(raw_rules or ()) if rules else (),
     )
 
 
@@ -328,11 +354,16 @@ def save_config(config: Config) -> None:
         "consent_warning_days",
         "notify_command",
         "fetch_stale_minutes",
+        "income_account",
+        "review_flag",
+        "learn",
     ):
         value = getattr(config, key)
         if value is not None and value != getattr(defaults, key):
             doc[key] = value
     doc["accounts"] = {pid: link.to_toml() for pid, link in sorted(config.links.items())}
+    if config.rules_toml:
+        doc["rules"] = list(config.rules_toml)
     text = "# bean-ponto configuration: options and account links (never secrets)\n"
     text += tomli_w.dumps(doc)
     atomic_write_text(config.path, text)
