@@ -142,23 +142,6 @@ def test_extract_with_the_existing_keyword(ws: Workspace, sim: Simulator) -> Non
     assert not any("__duplicate__" in e.meta for e in entries)
 
 
-def test_extract_matches_what_sync_writes(ws: Workspace, sim: Simulator) -> None:
-    ws.sync()
-    written = by_id(ledger_entries(ws))
-    extracted = by_id(PontoImporter(ws.root / "ponto.toml").extract(str(ws.config.path), []))
-    assert set(extracted) == set(written)
-    for pid, entry in extracted.items():
-        other = written[pid]
-        assert (entry.date, entry.payee, entry.narration) == (
-            other.date,
-            other.payee,
-            other.narration,
-        )
-        assert [(p.account, p.units) for p in entry.postings] == [
-            (p.account, p.units) for p in other.postings
-        ]
-
-
 def test_duplicates_are_marked_by_ponto_id(ws: Workspace, sim: Simulator) -> None:
     ws.sync()
     existing = ledger_entries(ws)
