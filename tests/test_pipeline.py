@@ -8,6 +8,7 @@ and a history the learner can use, and must print identical entries.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -277,3 +278,39 @@ def test_smart_importer_wrapping_adds_no_second_leg(booked: Workspace) -> None:
         )
     learned = [e for e in predicted if e.meta.get(GUESS_META_KEY)]
     assert learned and all(e.postings[1].account == "Expenses:Groceries" for e in learned)
+
+
+def test_status_counts_the_entries_waiting_for_review(booked: Workspace) -> None:
+    ws = booked
+    assert ws.sync().ok
+    entries = entries_of(ws.output_text())
+    placeholders = {"Expenses:Uncategorized", "Income:Other"}
+
+    def waiting(items: dict[str, tuple[Any, ...]]) -> int:
+        return sum(
+            1
+            for e in items.values()
+            if (e[1] == "!" and GUESS_META_KEY in dict(e[5])) or other_leg(e) in placeholders
+        )
+
+    expected = waiting(entries)
+    assert 0 < expected < len(entries)  # the rules booked some
+    run = run_script(ws.sim, ws.root, "--config", "ponto.toml", "status")
+    assert run.code == 0, run.err
+    assert f"{expected} entries wait for review" in run.out
+
+    # The user reviews the learned guess (flag *) and books one placeholder by hand.
+    text = ws.output_text()
+    guessed = next(i for i, e in entries.items() if GUESS_META_KEY in dict(e[5]))
+    head, sep, tail = text.partition(f'  ponto_id: "{guessed}"')
+    head = head[: head.rindex(" ! ")] + " * " + head[head.rindex(" ! ") + 3 :]
+    text = head + sep + tail
+    text = text.replace("  Income:Other ", "  Income:Gifts ", 1)
+    ws.output.write_text(text, encoding="utf-8")
+    with ws.ledger.open("a", encoding="utf-8") as handle:
+        handle.write("2000-01-01 open Income:Gifts\n")
+    assert bean_check(ws.ledger) == []
+    assert waiting(entries_of(ws.output_text())) == expected - 2
+    run = run_script(ws.sim, ws.root, "--config", "ponto.toml", "status", "--json")
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["to_review"] == expected - 2
