@@ -109,7 +109,7 @@ def sync_costs(folder: Path, older: list[Booked], newest: Booked, check: float, 
     booked = "learned" if GUESS_META_KEY in last else "not learned"
     print(f"\nend to end (run_sync, medians of {runs}); the last new entry ({booked}):\n{last}")
     idle_s, one_s = statistics.median(idle), statistics.median(one)
-    print(f"RESULT idle sync / bean-check = {idle_s:.3f} s / {check:.2f} s = {idle_s / check:.3f}")
+    print(f"RESULT idle sync / bean-check = {idle_s:.3f} s / {check:.2f} s = {idle_s / check:.4f}")
     print(
         f"RESULT one new transaction booked from history / bean-check = {one_s:.3f} s / "
         f"{check:.2f} s = {one_s / check:.3f}   (targets <= 0.05 and <= 0.25)"
