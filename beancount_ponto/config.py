@@ -38,7 +38,7 @@ import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
@@ -166,7 +166,7 @@ class Config:
     fetch_stale_minutes: int = 60
     links: dict[str, AccountLink] = field(default_factory=dict)
     income_account: str = "Income:Uncategorized"
-    review_flag: str = "!"
+    review_flag: Literal["*", "!"] = "!"
     learn: bool = True
     rules: tuple[Rule, ...] = ()
     rules_toml: tuple[dict[str, Any], ...] = field(default=(), repr=False)
@@ -321,7 +321,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         income_account=check_account_name(
             _typed(raw, "income_account", str, "Income:Uncategorized")
         ),
-        review_flag=review_flag,
+        review_flag=cast('Literal["*", "!"]', review_flag),
         learn=_typed(raw, "learn", bool, True),
         rules=tuple(rules),
         rules_toml=tuple(raw_rules or ()) if rules else (),

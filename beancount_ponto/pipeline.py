@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.booking import book
 from beancount_ponto.config import account_zone
@@ -198,7 +198,7 @@ class Booker:
             model,
             counter_account=config.counter_account,
             income_account=config.income_account,
-            review_flag=cast("Literal['*', '!']", config.review_flag),
+            review_flag=config.review_flag,
         )
         return apply_booking(entry, booking, config.flag)
 
