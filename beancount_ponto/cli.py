@@ -40,6 +40,7 @@ from beancount_ponto.fetch import make_client
 from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
 from beancount_ponto.progress import ConsoleProgress
+from beancount_ponto.review import count_to_review
 from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import link_statuses, stale_warning
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
@@ -334,6 +335,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     now = now_utc()
     statuses = link_statuses(config, state, accounts, now)
     code = 1 if _needs_action(statuses) else 0
+    waiting = _to_review(args, config, output)
     if args.json:
         _out(
             json.dumps(
@@ -342,6 +344,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                     "note": note,
                     "accounts": [s.to_json() for s in statuses],
                     "runner": state.extra.get(runner.RUNNER_KEY),
+                    "to_review": waiting,
                 },
                 indent=2,
             )
@@ -379,6 +382,12 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         )
     for line in runner.status_lines(state):
         _out(line)
+    if waiting is not None:
+        _out(
+            f"{waiting} {'entry waits' if waiting == 1 else 'entries wait'} for review "
+            f"(learned guesses flagged {config.review_flag}, or on {config.counter_account} "
+            f"or {config.income_account})"
+        )
     return code
 
 
@@ -400,6 +409,20 @@ def cmd_pending(args: argparse.Namespace, config: Config) -> int:
     for p in failed:
         _err(f"bean-ponto: {p.account}: {p.error}")
     return 1 if failed else 0
+
+
+def _to_review(args: argparse.Namespace, config: Config, output: Path | None) -> int | None:
+    """How many entries wait for review (a text scan), or None without a readable ledger."""
+    ledger = args.ledger or config.ledger
+    if not ledger or output is None:
+        return None
+    try:
+        placeholders = frozenset({config.counter_account, config.income_account})
+        main = config.ledger_path(ledger)
+        return count_to_review(main, placeholders, output, review_flag=config.review_flag)
+    except (PontoError, OSError) as exc:
+        _err(f"cannot count the entries to review ({exc})")
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:

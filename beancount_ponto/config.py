@@ -6,6 +6,9 @@ links from Ponto accounts to ledger accounts, never secrets::
     ledger = "main.beancount"            # paths are relative to this file
     output = "ponto.beancount"           # default: beside the ledger
     counter_account = "Expenses:Uncategorized"
+    income_account = "Income:Uncategorized"   # the placeholder of credits
+    review_flag = "!"                    # the flag of a learned guess
+    learn = true                         # guess the other leg from the ledger
 
     [accounts.0c7e9d52-...]              # a Ponto account id
     account = "Assets:Bank:Checking"
@@ -13,6 +16,10 @@ links from Ponto accounts to ledger accounts, never secrets::
     currency = "EUR"
     balance_assertions = true
     use_value_date = false
+
+    [[rules]]                            # see beancount_ponto.rules
+    counterpart_iban = "BE23 7326 8862 6491"
+    account = "Expenses:Rent"
 
 Secrets live in a separate JSON file with mode 0600 (default
 ``$XDG_CONFIG_HOME/bean-ponto/credentials.json``); the environment variables
@@ -30,7 +37,7 @@ import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beancount.core import account as bc_account
@@ -38,6 +45,7 @@ from beancount.core import account as bc_account
 from beancount_ponto.errors import ConfigError, CredentialsMissingError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger_options import check_credentials_place
+from beancount_ponto.rules import Rule, parse_rules
 from beancount_ponto.tomledit import check_keys, merge_document
 
 if TYPE_CHECKING:
@@ -179,6 +187,11 @@ class Config:
     links: dict[str, AccountLink] = field(default_factory=dict)
     #: the optional pending file (:mod:`beancount_ponto.pending`); None = off
     pending_file: Path | None = None
+    income_account: str = "Income:Uncategorized"
+    review_flag: Literal["*", "!"] = "!"
+    learn: bool = True
+    rules: tuple[Rule, ...] = ()
+    rules_toml: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -294,7 +307,9 @@ def _link(ponto_id: str, raw: object) -> AccountLink:
 
 
 def _config_keys() -> set[str]:
-    return {f.name for f in dataclasses.fields(Config)} - {"path", "links"} | {"accounts"}
+    return {f.name for f in dataclasses.fields(Config)} - {"path", "links", "rules_toml"} | {
+        "accounts"
+    }
 
 
 def _link_keys() -> set[str]:
@@ -340,6 +355,11 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
     tz_name = _typed(raw, "time_zone", str, None)
     if tz_name:
         zone(tz_name)
+    review_flag = _typed(raw, "review_flag", str, "!")
+    if review_flag not in ("*", "!"):
+        raise ConfigError('`review_flag` must be "*" or "!"')
+    raw_rules = raw.get("rules")
+    rules = parse_rules(raw_rules, is_valid_account=bc_account.is_valid)
     return Config(
         path=cfg_path,
         ledger=_path(base, raw.get("ledger"), "ledger"),
@@ -359,6 +379,13 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
         links={pid: _link(pid, table) for pid, table in accounts.items()},
         pending_file=_path(base, raw.get("pending_file"), "pending_file"),
+        income_account=check_account_name(
+            _typed(raw, "income_account", str, "Income:Uncategorized")
+        ),
+        review_flag=cast('Literal["*", "!"]', review_flag),
+        learn=_typed(raw, "learn", bool, True),
+        rules=tuple(rules),
+        rules_toml=tuple(raw_rules or ()) if rules else (),
     )
 
 
@@ -408,6 +435,9 @@ def save_config(config: Config) -> None:
         "consent_warning_days",
         "notify_command",
         "fetch_stale_minutes",
+        "income_account",
+        "review_flag",
+        "learn",
     ):
         value = getattr(config, key)
         # A default the user wrote out stays written out.
@@ -417,7 +447,8 @@ def save_config(config: Config) -> None:
         old,
         doc,
         {pid: link.to_toml() for pid, link in sorted(config.links.items())},
-        managed=_config_keys(),
+        # ``[[rules]]`` are the user's: never rewritten, kept as written.
+        managed=_config_keys() - {"rules"},
         link_keys=_link_keys(),
         header="# bean-ponto configuration: options and account links (never secrets)\n",
     )

@@ -10,12 +10,15 @@ Contract:
   runs the import config from wherever Fava was started. Outside a script
   (an interactive session) it is relative to the current folder.
 * :meth:`PontoImporter.extract` reads the config, asks Ponto for each linked
-  account's transactions (newest first, with the same stop rule as
-  ``bean-ponto sync``, see :mod:`beancount_ponto.fetch`) and returns one
-  Beancount transaction per Ponto transaction, with metadata
+  account's transactions and books each through the same pipeline as
+  ``bean-ponto sync`` (:mod:`beancount_ponto.pipeline`: the same stop rule,
+  rules, learned guesses and placeholders, so both give the same entry),
+  returning one Beancount transaction per Ponto transaction, with metadata
   ``ponto_id: "<Ponto transaction id>"`` and the other bank fields (see
   :mod:`beancount_ponto.convert`). No balance assertions and no ``open``
-  directives: the output is for review. An account that fails (a consent
+  directives: the output is for review. Learning reads the configured
+  ``ledger`` (without one, rules and placeholders only); the extract never
+  writes the learning cache, but uses one ``sync`` saved. An account that fails (a consent
   Ponto refuses, ...) is logged as a warning and the others are still returned;
   when every account fails, or the config is invalid,
   :class:`~beancount_ponto.errors.PontoError` is raised with a one-line message.
@@ -46,22 +49,25 @@ from typing import TYPE_CHECKING, Any
 
 from beangulp.importer import Importer
 
-from beancount_ponto.config import account_zone, load_config
+from beancount_ponto.config import load_config
 from beancount_ponto.consent import refusal_of
-from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
-from beancount_ponto.fetch import entry_date, make_client, walk
-from beancount_ponto.state import SyncState, now_utc
+from beancount_ponto.fetch import make_client
+from beancount_ponto.pipeline import (
+    Booker,
+    account_time_zone,
+    convert_options,
+    new_entries,
+    not_shared,
+)
+from beancount_ponto.state import SyncState
 
 if TYPE_CHECKING:
-    import datetime as dt
     from types import FrameType
 
     from beancount.core import data
 
-    from beancount_ponto.client import PontoClient
-    from beancount_ponto.config import AccountLink, Config
-    from beancount_ponto.models import Account, Transaction
+    from beancount_ponto.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -173,31 +179,42 @@ class PontoImporter(Importer):
         known = {pid for pid in map(_ponto_id, existing or []) if pid}
         # Without an existing ledger (no -e) there is nothing to tell deleted from.
         deleted = _written_by_sync(config) - known if known else set()
+        ledger = config.ledger
+        booker = Booker(config, ledger, config.output_path(ledger) if ledger else None)
         client = make_client(config)
         entries: list[data.Directive] = []
         failures: list[str] = []
         try:
             accounts = client.accounts_each()
-            zones: dict[str, str | None] = {}
+            banks: dict[str, dict[str, Any]] = {}  # each bank's zone is asked once
             for link in config.links.values():
                 try:
                     account = accounts.get(link.ponto_id)
                     if isinstance(account, PontoError):
                         raise account
                     if account is None:
-                        raise PontoError(
-                            f"Ponto account {link.ponto_id} is no longer shared with this "
-                            "integration; check the integration's accounts in Ponto"
-                        )
+                        raise PontoError(not_shared(link.ponto_id))
                     refusal = refusal_of(account)
                     if refusal is not None:  # still imported: Ponto serves what it has
                         log.warning(
                             "bean-ponto: %s: ACTION NEEDED: %s", link.account, refusal.describe()
                         )
-                    tz = self._time_zone(client, config, link, account, zones)
-                    found = self._extract_account(
-                        client, config, link, tz, known=known, deleted=deleted
-                    )
+                    bank = banks.setdefault(account.financial_institution_id or "", {})
+                    tz = account_time_zone(client, config, link, account, bank)
+                    options = convert_options(config, link, account, tz)
+                    found = [
+                        item.entry
+                        for item in new_entries(
+                            client,
+                            link,
+                            options,
+                            booker,
+                            is_known=lambda pid: pid in known or pid in deleted,
+                            overlap_days=config.overlap_days,
+                            book_known=self.show_duplicates,  # beangulp shows them as duplicates
+                        )
+                        if item.entry is not None and item.tx.id not in deleted
+                    ]
                     if not self.show_duplicates:
                         found = [e for e in found if _ponto_id(e) not in known]
                     entries.extend(found)
@@ -210,65 +227,6 @@ class PontoImporter(Importer):
             client.close()
         if failures and len(failures) == len(config.links):
             raise PontoError("; ".join(failures))
-        return entries
-
-    @staticmethod
-    def _time_zone(
-        client: PontoClient,
-        config: Config,
-        link: AccountLink,
-        account: Account,
-        cache: dict[str, str | None],
-    ) -> dt.tzinfo:
-        """The zone of the account's dates; each bank's zone is asked once."""
-        fi_id = account.financial_institution_id
-
-        def bank_zone() -> str | None:
-            if not fi_id:
-                return None
-            if fi_id not in cache:
-                cache[fi_id] = client.financial_institution(fi_id).time_zone
-            return cache[fi_id]
-
-        return account_zone(config, link, bank_zone)
-
-    @staticmethod
-    def _extract_account(
-        client: PontoClient,
-        config: Config,
-        link: AccountLink,
-        tz: dt.tzinfo,
-        *,
-        known: set[str],
-        deleted: set[str],
-    ) -> list[data.Directive]:
-        options = ConvertOptions(
-            account=link.account,
-            time_zone=tz,
-            counter_account=config.counter_account,
-            use_value_date=link.use_value_date,
-            flag=config.flag,
-            ponto_account_id=link.ponto_id,
-        )
-
-        def date_of(tx: Transaction) -> dt.date:
-            return entry_date(tx, tz, link.use_value_date)
-
-        seen: set[str] = set()
-        entries: list[data.Directive] = []
-        for tx, _known in walk(
-            client,
-            link.ponto_id,
-            is_known=lambda pid: pid in known or pid in deleted,
-            date_of=date_of,
-            overlap_days=config.overlap_days,
-            start_date=link.start_date,
-            today=now_utc().astimezone(tz).date(),
-        ):
-            if tx.id in deleted or tx.id in seen:  # seen: Ponto served it twice
-                continue
-            seen.add(tx.id)
-            entries.append(transaction_to_entry(tx, options))
         return entries
 
     def deduplicate(self, entries: data.Entries, existing: data.Entries) -> None:

@@ -55,16 +55,10 @@ from typing import TYPE_CHECKING
 
 from beancount_ponto import balance, deepcheck, pending, withdraw
 from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
-from beancount_ponto.config import AccountLink, Config, account_zone
 from beancount_ponto.consent import ConsentRefusal, current_refusal, refusal_from_error
-from beancount_ponto.convert import (
-    ConvertOptions,
-    balance_to_entry,
-    format_entries,
-    transaction_to_entry,
-)
+from beancount_ponto.convert import ConvertOptions, balance_to_entry, format_entries
 from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
-from beancount_ponto.fetch import WalkStats, entry_date, walk
+from beancount_ponto.fetch import WalkStats
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
     OUTPUT_HEADER,
@@ -75,6 +69,13 @@ from beancount_ponto.ledger import (
     scan_ledger,
     state_dir,
     writer_lock,
+)
+from beancount_ponto.pipeline import (
+    Booker,
+    account_time_zone,
+    convert_options,
+    new_entries,
+    not_shared,
 )
 from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from beancount.core.data import Balance
 
     from beancount_ponto.client import PontoClient
+    from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.models import Account
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,7 @@ class _Run:
         self.deep_pending: list[deepcheck.PendingCheck] = []
         #: Ponto's last account list of this run (reused for the pending file)
         self.listed: Mapping[str, Account | PontoError] | None = None
+        self.booker = Booker(config, ledger, output)
 
     @property
     def scan(self) -> LedgerScan:
@@ -173,20 +176,11 @@ class _Run:
         the bank has none). A failed request fails the account rather than
         dating its entries in a guessed zone.
         """
-        if account.id in self._zones:
-            return self._zones[account.id]
-        record = self.state.account(account.id)
-
-        def bank_zone() -> str | None:
-            fi_id = account.financial_institution_id
-            if "bank_time_zone" not in record and fi_id:
-                bank = self.client.financial_institution(fi_id)
-                record["bank_time_zone"] = bank.time_zone or ""
-                record["bank_name"] = bank.name
-            name = record.get("bank_time_zone")
-            return name if isinstance(name, str) and name else None
-
-        self._zones[account.id] = account_zone(self.config, link, bank_zone)
+        if account.id not in self._zones:
+            record = self.state.account(account.id)
+            self._zones[account.id] = account_time_zone(
+                self.client, self.config, link, account, record
+            )
         return self._zones[account.id]
 
     def write(
@@ -255,14 +249,7 @@ class _Run:
 
 
 def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
-    return ConvertOptions(
-        account=link.account,
-        time_zone=run.time_zone(link, account),
-        counter_account=run.config.counter_account,
-        use_value_date=link.use_value_date,
-        flag=run.config.flag,
-        ponto_account_id=account.id,
-    )
+    return convert_options(run.config, link, account, run.time_zone(link, account))
 
 
 def _sync_account(run: _Run, link: AccountLink, account: Account, result: AccountResult) -> None:
@@ -277,28 +264,26 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
     asserted: list[str] = []  # read at the first new transaction (the ledger is scanned then)
     late: set[str] = set()  # ids dated on or before one of our balance assertions
 
-    seen: set[str] = set()
     new = NewEntries()  # what the new entries ask of the ledger
+    used = {link.account}  # the accounts the new entries post to
 
     def fresh() -> Iterator[tuple[str, str]]:
-        for tx, known in walk(
+        for item in new_entries(
             run.client,
-            account.id,
+            link,
+            options,
+            run.booker,
             is_known=run.is_known,
-            date_of=lambda t: entry_date(t, options.time_zone, link.use_value_date),
             overlap_days=run.config.overlap_days,
-            start_date=link.start_date,
-            today=now_utc().astimezone(options.time_zone).date(),
             deep=trigger is not None,
             stats=stats,
             should_stop=run.stopping,
         ):
-            if tx.id in seen:  # Ponto served it twice (e.g. on two pages)
-                continue
-            seen.add(tx.id)
-            if not known:
-                day = entry_date(tx, options.time_zone, link.use_value_date)
+            tx = item.tx
+            if item.entry is not None:
+                day = item.day
                 new.add(tx.id, day, tx.currency, tx.amount, tx.fee)
+                used.update(posting.account for posting in item.entry.postings)
                 if not asserted:
                     asserted.append(run.asserted_until(account.id))
                 if day.isoformat() < asserted[0]:
@@ -306,7 +291,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 result.new += 1
                 if result.new % BATCH_SIZE == 0:
                     run.progress(f"{link.account}: {result.new} new so far")
-                yield tx.id, format_entries([transaction_to_entry(tx, options)])
+                yield tx.id, format_entries([item.entry])
             elif run.deleted_by_user(tx.id):
                 result.deleted += 1
             else:
@@ -320,7 +305,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             result.stopped = True
             return
         if new.oldest is not None:  # an idle run does not scan the ledger
-            check_account(run.scan, run.opened, (link.account, run.config.counter_account), new)
+            check_account(run.scan, run.opened, tuple(sorted(used)), new)
         written = 0
         for stop in range(len(offsets), 0, -BATCH_SIZE):
             if run.stopping():
@@ -339,7 +324,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
                 run.write(
                     "\n".join(texts),
                     ids,
-                    {link.account, run.config.counter_account},
+                    used,
                     new.oldest,
                     late=not late.isdisjoint(ids),
                 )
@@ -479,10 +464,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             item.notes.append("not fetched: stopping")
             continue
         if item.error is None and account is None:
-            item.error = (
-                f"Ponto account {link.ponto_id} is no longer shared with this "
-                "integration; check the integration's accounts in Ponto"
-            )
+            item.error = not_shared(link.ponto_id)
         if item.error is None and account is not None:
             remembered = ConsentRefusal.from_json(run.state.account(account.id).get(REFUSAL_KEY))
             item.refusal = item.refusal or current_refusal(account, remembered)
@@ -541,6 +523,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             }
         )
         run.state.save()
+        run.booker.save()
     result.entries_text = "\n".join(run.dry_texts)
     return result
 

@@ -135,27 +135,14 @@ def test_extract_with_the_existing_keyword(ws: Workspace, sim: Simulator) -> Non
         assert isinstance(entry, data.Transaction)
         data.sanity_check_types(entry)
         assert entry.postings[0].account in LEDGER_ACCOUNTS
-        assert entry.postings[1].account == "Expenses:Uncategorized"
+        units = entry.postings[0].units
+        assert units is not None and units.number is not None
+        credit = units.number > 0
+        placeholder = "Income:Uncategorized" if credit else "Expenses:Uncategorized"
+        assert entry.postings[1].account == placeholder  # nothing to learn from yet
         assert "__duplicate__" not in entry.meta
     importer.deduplicate(entries, existing=[])
     assert not any("__duplicate__" in e.meta for e in entries)
-
-
-def test_extract_matches_what_sync_writes(ws: Workspace, sim: Simulator) -> None:
-    ws.sync()
-    written = by_id(ledger_entries(ws))
-    extracted = by_id(PontoImporter(ws.root / "ponto.toml").extract(str(ws.config.path), []))
-    assert set(extracted) == set(written)
-    for pid, entry in extracted.items():
-        other = written[pid]
-        assert (entry.date, entry.payee, entry.narration) == (
-            other.date,
-            other.payee,
-            other.narration,
-        )
-        assert [(p.account, p.units) for p in entry.postings] == [
-            (p.account, p.units) for p in other.postings
-        ]
 
 
 def test_duplicates_are_marked_by_ponto_id(ws: Workspace, sim: Simulator) -> None:

@@ -156,6 +156,7 @@ def test_a_later_arrival_older_than_bean_pontos_open_is_refused_until_moved(
     assert sorted(opened) == [
         ("1970-01-01", "Assets:Bank:Savings"),
         ("1970-01-01", "Expenses:Uncategorized"),
+        ("1970-01-01", "Income:Uncategorized"),  # the placeholder of credits
     ]
     savings = ws.sim.account_ids[1]
     late = ws.sim.add_transaction(savings, "7.00", execution_date=dt.date(1969, 12, 31))
