@@ -10,7 +10,7 @@ import requests
 
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.simulator.__main__ import build_parser, simulator_from_args
-from beancount_ponto.simulator.household import SERVED_DAYS, earlier_bookings
+from beancount_ponto.simulator.household import SERVED_DAYS, earlier_bookings, household_items
 
 DAY = dt.date(2026, 3, 14)
 
@@ -73,3 +73,11 @@ def test_the_dataset_switch_on_the_command_line_and_in_the_state() -> None:
         assert "<script>" in texts
     with pytest.raises(ValueError, match="dataset must be one of default, household"):
         Simulator(dataset="nope")  # type: ignore[arg-type]
+
+
+def test_the_dollar_account_books_income_as_credits_and_expenses_as_debits() -> None:
+    items = [i for i in household_items(42, DAY) if i.account == 2]
+    assert {i.booked.label.split(":")[0] for i in items} == {"Equity", "Income", "Expenses"}
+    for item in items:
+        amount = item.booked.transaction.amount
+        assert (amount < 0) == item.booked.label.startswith("Expenses:"), item

@@ -167,7 +167,7 @@ def _dollars(seed: int, first: dt.date, today: dt.date) -> list[HouseholdItem]:
     month = dt.date(first.year, first.month, 1)
     while month <= today:
         rng = random.Random(f"ponto-sim:{seed}:household:usd:{month}")
-        add(month.replace(day=7), "2.99", "Expenses:Subscriptions:Cloud", "apple",
+        add(month.replace(day=7), "-2.99", "Expenses:Subscriptions:Cloud", "apple",
             counterpart_name="APPLE.COM/BILL", remittance_information="APPLE.COM/BILL ITUNES.COM",
             description="Card payment")  # fmt: skip
         if month.month % 3 == 0:
