@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import runpy
 import shutil
 import stat
@@ -668,6 +669,13 @@ def test_extract_without_a_ledger_names_the_option(bean: Bean, ws: Workspace) ->
 # -- demo ----------------------------------------------------------------------------------
 
 
+def state_counts(out: str) -> list[int]:
+    """The ``N new`` of each demo account's summary line, in LEDGER_ACCOUNTS order."""
+    found = {m[1]: int(m[2]) for m in re.finditer(r"^(\S+): (\d+) new", out, re.M)}
+    assert sorted(found) == sorted(LEDGER_ACCOUNTS), out
+    return [found[name] for name in LEDGER_ACCOUNTS]
+
+
 def _text_of(path: Path) -> str:
     return path.read_text(errors="replace") if path.is_file() else ""
 
@@ -679,10 +687,10 @@ def test_demo_without_fava(bean: Bean, tmp_path: Path, monkeypatch: pytest.Monke
     run = bean("demo", "--no-fava", "--dir", folder)
     assert run.code == 0, run.err
     assert "0 errors" in run.out
-    for name in LEDGER_ACCOUNTS:
-        assert f"{name}: 40 new" in run.out
+    served = sum(state_counts(run.out))
+    assert served > 300
     assert bean_check(folder / "main.beancount") == []
-    assert len(ids_in(folder / "ponto.beancount")) == 120
+    assert len(ids_in(folder / "ponto.beancount")) == served
     # The demo's import script (for Fava's Import page) finds the demo config.
     (importer,) = runpy.run_path(str(folder / "import.py"))["CONFIG"]
     assert importer.identify(str(folder / "ponto.toml")) is True
@@ -706,7 +714,7 @@ def test_demo_without_fava(bean: Bean, tmp_path: Path, monkeypatch: pytest.Monke
     # A second run reuses the folder and adds nothing twice.
     run = bean("demo", "--no-fava", "--dir", folder)
     assert run.code == 0, run.err
-    assert len(ids_in(folder / "ponto.beancount")) == 120
+    assert len(ids_in(folder / "ponto.beancount")) == served
     assert bean_check(folder / "main.beancount") == []
 
 

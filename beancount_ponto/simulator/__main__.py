@@ -2,7 +2,7 @@
 
 Contract: ``python -m beancount_ponto.simulator [--host H] [--port P] [--seed S]
 [--client-id ID] [--client-secret SECRET] [--transactions N] [--today YYYY-MM-DD]
-[--token-ttl SECONDS] [--grow-every SECONDS]`` prints exactly one line
+[--token-ttl SECONDS] [--grow-every SECONDS] [--dataset default|household]`` prints exactly one line
 ``Ponto simulator listening on http://HOST:PORT`` (flushed) once it accepts
 connections, then serves; with ``--grow-every`` it books one generated
 transaction on a random account every that many seconds. ``--help`` shows the
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from beancount_ponto.simulator.core import Simulator
 from beancount_ponto.simulator.jsonutil import DATE_CONVENTIONS
+from beancount_ponto.simulator.state import DATASETS
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -113,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the bank without timeZone (as real samples do)",
     )
     parser.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="default",
+        help="default: the tests' data, hostile texts included; household: a Belgian "
+        "household's year (as the demo serves)",
+    )
+    parser.add_argument(
         "--grow-every",
         type=_positive,
         default=None,
@@ -139,6 +147,7 @@ def simulator_from_args(args: argparse.Namespace) -> Simulator:
         legacy_links=args.legacy_links,
         date_convention=args.date_convention,
         serve_time_zone=not args.no_bank_time_zone,
+        dataset=args.dataset,
     )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from beancount_ponto.simulator.jsonutil import DateConvention
     from beancount_ponto.simulator.records import ListOrder
+    from beancount_ponto.simulator.state import Dataset
 
 
 class Simulator:
@@ -61,6 +62,12 @@ class Simulator:
             queued transactions, synchronizations) draws fresh random ids and
             texts, so a restarted simulator never reuses the ids of an earlier
             run (as real Ponto never does). False = all reproducible.
+        dataset: ``"default"``, the tests' data (hostile texts on the first
+            account), or ``"household"``, a Belgian household's year for the
+            demo (salary, rent, groceries, utilities, savings transfers
+            between its own accounts, pending card payments; see
+            :mod:`.household`; ``transactions_per_account`` and
+            ``account_sizes`` are ignored).
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature allows positional use
@@ -82,6 +89,7 @@ class Simulator:
         serve_time_zone: bool = True,
         refuse_after_expiry: bool = False,
         unique_ids: bool = False,
+        dataset: Dataset = "default",
     ) -> None:
         sizes = list(account_sizes) if account_sizes is not None else [transactions_per_account] * 3
         self._state = SimState(
@@ -98,6 +106,7 @@ class Simulator:
             serve_time_zone=serve_time_zone,
             refuse_after_expiry=refuse_after_expiry,
             unique_ids=unique_ids,
+            dataset=dataset,
         )
         self._host = host
         self._port = port

@@ -20,6 +20,10 @@ Contract:
   (``"date"``: newest entry date first; ``"created"``: newest ``createdAt``
   first, as real Ponto is reported to list) and ``legacy_links`` (old-style
   ``links.next`` = ``?after=<id>`` without a limit).
+* Data sets (``dataset``): ``"default"`` (the tests' data, hostile texts
+  included: :mod:`.data`) or ``"household"`` (a Belgian household's year for
+  the demo: :mod:`.household`, which ignores ``sizes``; what grows there is a
+  household's card payment on the checking account).
 * ``createdAt`` of a transaction booked at run time is the simulated now (never
   in the future, also for a future-dated one), and at least its day's 01:00.
 """
@@ -32,9 +36,10 @@ import secrets
 import threading
 import time
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from beancount_ponto.simulator import household
 from beancount_ponto.simulator.consent import AUTH_INVALID, ConsentSwitches, consent_error
 from beancount_ponto.simulator.data import build_accounts, make_txn, new_id
 from beancount_ponto.simulator.faults import Fault, FaultQueue
@@ -54,6 +59,9 @@ from beancount_ponto.simulator.records import (
     Txn,
 )
 
+#: The simulator's data sets: the tests' (hostile texts included) and the demo's household.
+Dataset = Literal["default", "household"]
+DATASETS: tuple[Dataset, ...] = ("default", "household")
 TXN_SUBTYPES = ("accountTransactions", "accountTransactionsWithUnsettled")
 SYNC_SUBTYPES = ("accountDetails", *TXN_SUBTYPES)
 __all__ = ["AUTH_INVALID", "SYNC_SUBTYPES", "TXN_SUBTYPES", "SimState", "to_amount"]
@@ -96,7 +104,11 @@ class SimState:
         serve_time_zone: bool = True,
         refuse_after_expiry: bool = False,
         unique_ids: bool = False,
+        dataset: Dataset = "default",
     ) -> None:
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}")
+        self.dataset: Dataset = dataset
         if any(size < 0 for size in sizes):
             raise ValueError("transaction counts must not be negative")
         if date_convention not in DATE_CONVENTIONS:
@@ -121,7 +133,10 @@ class SimState:
         self.fi_id = new_id(random.Random(f"ponto-sim:{seed}:fi"))
         self.rng = random.Random(f"ponto-sim:{seed}:runtime")
         generated_at = self._base_now or self.now()  # fixed today: exactly reproducible
-        pairs = build_accounts(seed, sizes, self.today(), self.zone, generated_at)
+        if dataset == "household":
+            pairs = household.build_accounts(seed, self.today(), self.zone, generated_at)
+        else:
+            pairs = build_accounts(seed, sizes, self.today(), self.zone, generated_at)
         self.accounts: dict[str, AccountRec] = {acc.id: acc for acc, _ in pairs}
         self._rngs: dict[str, random.Random] = {acc.id: rng for acc, rng in pairs}
         if unique_ids:  # what happens from now on differs from any earlier run's
@@ -309,20 +324,21 @@ class SimState:
         with self.lock:
             account = self.account(account_id)
             day = self.today()
-            txn = make_txn(
-                self._rngs[account_id],
-                self._profiles[account_id],
-                account.currency,
-                day,
-                self._next_created(day),
-            )
+            rng, profile = self._rngs[account_id], self._profiles[account_id]
+            created = self._next_created(day)
+            if self.dataset == "household":
+                txn = household.grown_txn(rng, account.currency, day, created, profile=profile)
+            else:
+                txn = make_txn(rng, profile, account.currency, day, created)
             txn.updated_at = txn.created_at
             self._insert(account, txn)
             return txn
 
     def grow_once(self) -> Txn:
-        """Book one generated transaction on a (seeded) random account."""
+        """Book one generated transaction on a (seeded) random account (household: checking)."""
         with self.lock:
+            if self.dataset == "household":
+                return self.generate_for(next(iter(self.accounts)))
             return self.generate_for(self.rng.choice(list(self.accounts)))
 
     def queue(self, account_id: str, count: int) -> int:
@@ -424,6 +440,7 @@ class SimState:
                 "today": self.today().isoformat(),
                 "listOrder": self.list_order,
                 "legacyLinks": self.legacy_links,
+                "dataset": self.dataset,
                 "accounts": [
                     {
                         "id": a.id,
