@@ -177,7 +177,11 @@ class Booker:
         self._loaded = True
         config = self.config
         accounts = frozenset(link.account for link in config.links.values())
-        skip = frozenset({config.counter_account, config.income_account})
+        # Never learned: the placeholders, and the linked accounts themselves. A
+        # transfer between two linked accounts arrives once from each bank; a
+        # guessed other leg on the other linked account would count it twice
+        # (until transfers are paired, both halves keep their placeholder).
+        skip = frozenset({config.counter_account, config.income_account}) | accounts
         try:
             cached = load_cache(cache_path(self.output))
             self._cache, self._read = refresh(cached, self.ledger, accounts, skip_labels=skip)

@@ -26,9 +26,10 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from beancount import loader
+from beancount.core import data
 from beangulp.importer import Importer
 
 from beancount_ponto.convert import ConvertOptions, clean_text, format_entries, transaction_to_entry
@@ -91,8 +92,8 @@ class HeldOut(Importer):
 def run_smart_importer(main: Path, test: list[Booked], with_iban: bool) -> tuple[list[str], float]:
     from smart_importer import PredictPostings
 
-    class WithIban(PredictPostings):  # type: ignore[misc]
-        weights: ClassVar[dict[str, float]] = {
+    class WithIban(PredictPostings):
+        weights: dict[str, float] = {  # noqa: RUF012 - smart_importer's own shape
             **PredictPostings.weights,
             "meta.counterpart_iban": 0.8,
         }
@@ -106,6 +107,7 @@ def run_smart_importer(main: Path, test: list[Booked], with_iban: bool) -> tuple
     seconds = time.perf_counter() - start
     guesses = []
     for entry in result:
+        assert isinstance(entry, data.Transaction)
         others = [p.account for p in entry.postings if p.account != BANK]
         guesses.append(others[0] if others else "")
     return guesses, seconds

@@ -277,7 +277,9 @@ def test_smart_importer_wrapping_adds_no_second_leg(booked: Workspace) -> None:
             ours.flag,
             ours.meta.get(GUESS_META_KEY),
         )
-    learned = [e for e in predicted if e.meta.get(GUESS_META_KEY)]
+    learned = [
+        e for e in predicted if isinstance(e, data.Transaction) and e.meta.get(GUESS_META_KEY)
+    ]
     assert learned and all(e.postings[1].account == "Expenses:Groceries" for e in learned)
 
 
