@@ -26,7 +26,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from beancount import loader
 from beancount.core import data
@@ -37,9 +37,6 @@ from beancount_ponto.learn import DEFAULT_THRESHOLD, Model
 from beancount_ponto.learn_cache import refresh
 from beancount_ponto.rules import BankFields
 from beancount_ponto.simulator.history import BRUSSELS, Booked, household_history
-
-if TYPE_CHECKING:
-    from beancount.core import data
 
 BANK = "Assets:Bank:Checking"
 OPTIONS = ConvertOptions(account=BANK, time_zone=BRUSSELS)
