@@ -235,7 +235,10 @@ def sync_work(
             lock_timeout=LOCK_TIMEOUT,
         )
         try:
-            result = run_sync(config, client, ledger=ledger, output=output, options=options)
+            # In English: what the sync writes down (run notes, state) is read by the CLI too.
+            result = contextvars.Context().run(
+                run_sync, config, client, ledger=ledger, output=output, options=options
+            )
         finally:
             client.close()
             if _mtime(output) != before:
