@@ -57,9 +57,10 @@ def of(result: SyncResult, ponto_id: str) -> AccountResult:
     return next(a for a in result.accounts if a.ponto_id == ponto_id)
 
 
-def status_json(bean: Bean, ws: Workspace) -> dict[str, Any]:
+def status_json(bean: Bean, ws: Workspace, code: int = 0) -> dict[str, Any]:
+    """``status --json`` by account; ``code`` 1 where some account needs action (README)."""
     run = bean("--config", ws.root / "ponto.toml", "status", "--json")
-    assert run.code == 0, run.err
+    assert run.code == code, run.err
     return {a["account"]: a for a in json.loads(run.out)["accounts"]}
 
 
@@ -120,12 +121,12 @@ def test_revoked_consent_is_fetched_reported_and_the_sync_exits_1(
     assert "Assets:Bank:Savings: 40 new" in run.out
     assert bean_check(ws.ledger) == []
 
-    checking_status = status_json(bean, ws)["Assets:Bank:Checking"]
-    consent = checking_status["consent"]
+    by_account = status_json(bean, ws, code=1)  # a revoked consent needs action
+    consent = by_account["Assets:Bank:Checking"]["consent"]
     assert isinstance(consent, dict)
     assert consent["state"] == "revoked"
     assert consent["refusal"]["code"] == "authorizationInvalid"
-    assert status_json(bean, ws)["Assets:Bank:Savings"]["consent"]["state"] == "expiring"
+    assert by_account["Assets:Bank:Savings"]["consent"]["state"] == "expiring"
     text = bean("--config", ws.root / "ponto.toml", "status").out
     assert "consent REVOKED" in text
     # offline (the runner, Fava without Ponto): the state remembers it

@@ -86,13 +86,16 @@ def test_status_needs_no_ledger(bean: Bean, ws: Workspace, sim: Simulator) -> No
     assert "expires" in run.out
 
 
-def test_status_and_extract_exit_1_when_a_consent_expired(
+def test_status_and_extract_exit_1_when_a_consent_is_revoked(
     bean: Bean, ws: Workspace, sim: Simulator
 ) -> None:
     config = ws.root / "ponto.toml"
     assert bean("--config", config, "status").code == 0
     assert bean("--config", config, "extract").code == 0
+    # Only a passed expected date: Ponto still serves data, a warning, not an action (README).
     sim.expire_consent(sim.account_ids[1])
+    assert bean("--config", config, "status").code == 0
+    sim.revoke_consent(sim.account_ids[1])
     assert bean("--config", config, "status").code == 1
     assert bean("--config", config, "status", "--json").code == 1
     assert bean("--config", config, "extract").code == 1
