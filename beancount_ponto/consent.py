@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from beancount_ponto.responses import CONSENT_ERROR_CODES
+from beancount_ponto.web_i18n import _
 
 if TYPE_CHECKING:
     from beancount_ponto.errors import ApiError
@@ -59,7 +60,12 @@ class ConsentRefusal:
 
     def describe(self) -> str:
         """One line for people, naming the fix."""
-        return f"Ponto reports the bank consent revoked or invalid ({self.code}): {REAUTHORIZE}"
+        return _(
+            "Ponto reports the bank consent revoked or invalid (%(code)s): "
+            "reauthorize this account in the Ponto dashboard (%(url)s)",
+            code=self.code,
+            url=RENEW_URL,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict, as kept in the sync state."""
@@ -146,21 +152,30 @@ class ConsentStatus:
         return self.state in WARNING_STATES
 
     def describe(self) -> str:
-        """One line for people, e.g. ``consent expires 2025-01-31 (12 days left)``."""
+        """One line for people, e.g. ``consent expires 2025-01-31 (12 days left)``.
+
+        In English, except on the Fava page in Dutch or French (:mod:`.web_i18n`).
+        """
         if self.refusal is not None:
-            return f"consent REVOKED: {self.refusal.describe()}"
+            return _("consent REVOKED: %(problem)s", problem=self.refusal.describe())
         if self.expires_at is None or self.days_left is None:
-            return "consent expiry unknown"
+            return _("consent expiry unknown")
         day = self.expires_day.isoformat() if self.expires_day else "?"
         if self.state == "expected_passed":
-            return (
-                f"consent was expected to expire on {day}; Ponto still serves data until "
-                f"the bank refuses: {REAUTHORIZE}"
+            return _(
+                "consent was expected to expire on %(day)s; Ponto still serves data until "
+                "the bank refuses: reauthorize this account in the Ponto dashboard (%(url)s)",
+                day=day,
+                url=RENEW_URL,
             )
-        text = f"consent expires {day} ({self.days_left} days left)"
         if self.state == "expiring":
-            text += f": renew it soon in Ponto ({RENEW_URL})"
-        return text
+            return _(
+                "consent expires %(day)s (%(days)s days left): renew it soon in Ponto (%(url)s)",
+                day=day,
+                days=self.days_left,
+                url=RENEW_URL,
+            )
+        return _("consent expires %(day)s (%(days)s days left)", day=day, days=self.days_left)
 
 
 def consent_status(

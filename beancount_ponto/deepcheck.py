@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from beancount_ponto import balance
 from beancount_ponto.state import from_iso, to_iso
+from beancount_ponto.web_i18n import _
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -119,15 +120,20 @@ class DeepCheck:
         )
 
     def describe(self) -> str:
-        """One line for people, without the time."""
-        found = f"{self.missing} missing brought in" if self.missing else "nothing missing"
+        """One line for people, without the time (English but on a Dutch or French Fava page)."""
+        found = (
+            _("%(count)s missing brought in", count=self.missing)
+            if self.missing
+            else _("nothing missing")
+        )
         verdict = {
-            "agrees": "bank balance agrees with the ledger",
-            "differs": "bank balance DIFFERS from the ledger",
-            "unchecked": "balance not compared",
+            "agrees": _("bank balance agrees with the ledger"),
+            "differs": _("bank balance DIFFERS from the ledger"),
+            "unchecked": _("balance not compared"),
         }[self.balance]
         note = f" ({self.balance_note})" if self.balance_note and self.balance != "agrees" else ""
-        return f"read {self.seen} in {self.pages} pages, {found}; {verdict}{note}"
+        read = _("read %(seen)s in %(pages)s pages", seen=self.seen, pages=self.pages)
+        return f"{read}, {found}; {verdict}{note}"
 
 
 def last_check(record: dict[str, Any]) -> DeepCheck | None:

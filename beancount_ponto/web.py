@@ -48,6 +48,7 @@ from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import describe_link
 from beancount_ponto.state import SyncState, from_iso, now_utc
 from beancount_ponto.status import link_statuses
+from beancount_ponto.web_i18n import _
 from beancount_ponto.web_input import PageInputError, PageSettings, cross_site_error, text_field
 from beancount_ponto.web_jobs import JobRunner, sync_work
 from beancount_ponto.web_ledger import LedgerIndex
@@ -219,10 +220,13 @@ class PontoPage:
                     if fi_id and fi_id not in self._banks:
                         self._banks[fi_id] = client.financial_institution(fi_id)
             except AuthError as exc:
-                text = f"Ponto refused the credentials ({exc}); enter them again"
+                text = _("Ponto refused the credentials (%(error)s); enter them again", error=exc)
                 return None, False, (text, str(exc))
             except PontoError as exc:
-                text = f"Ponto could not be read ({exc}); showing what the last sync saw"
+                text = _(
+                    "Ponto could not be read (%(error)s); showing what the last sync saw",
+                    error=exc,
+                )
                 return None, None, (text, str(exc))
         return accounts, True, None
 
@@ -246,7 +250,11 @@ class PontoPage:
                 transactions (one request per account).
         """
         now = now or now_utc()
-        notices = [f"Ponto page settings: {self.settings.problem}"] if self.settings.problem else []
+        notices = (
+            [_("Ponto page settings: %(problem)s", problem=self.settings.problem)]
+            if self.settings.problem
+            else []
+        )
         try:
             config = self.config()
         except ConfigError as exc:
@@ -283,12 +291,22 @@ class PontoPage:
         if notice:
             said.setdefault(problem_key(notice[1]), notice[0])
         for error, names in _failing(rows).items():
-            said.setdefault(error, f"{', '.join(names)}: the sync is failing: {error}")
+            said.setdefault(
+                error,
+                _(
+                    "%(accounts)s: the sync is failing: %(error)s",
+                    accounts=", ".join(names),
+                    error=error,
+                ),
+            )
         if runner.get("failing_since"):
             said.setdefault(
                 problem_key(str(runner.get("last_error"))),
-                "The scheduled sync (bean-ponto run) is failing since "
-                f"{PageView.when(from_iso(runner['failing_since']))}: {runner.get('last_error')}",
+                _(
+                    "The scheduled sync (bean-ponto run) is failing since %(when)s: %(error)s",
+                    when=PageView.when(from_iso(runner["failing_since"])),
+                    error=runner.get("last_error"),
+                ),
             )
         return PageView(
             credentials=self._credentials_view(config, works),
@@ -390,9 +408,11 @@ class PontoPage:
         finally:
             client.close()
         store_credentials(config.credentials_path(), creds)
-        message = "Ponto accepted the credentials; they are stored, readable only by you."
+        message = _("Ponto accepted the credentials; they are stored, readable only by you.")
         if os.environ.get("PONTO_CLIENT_ID") and os.environ.get("PONTO_CLIENT_SECRET"):
-            message += " Note: PONTO_CLIENT_ID/PONTO_CLIENT_SECRET in Fava's environment win."
+            message += " " + _(
+                "Note: PONTO_CLIENT_ID/PONTO_CLIENT_SECRET in Fava's environment win."
+            )
         return {"client_id": creds.client_id, "stored": True, "works": True, "message": message}
 
     def link(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -415,7 +435,7 @@ class PontoPage:
             )
         shared = live.get(ponto_id)
         if shared is None:
-            raise PageInputError("Ponto does not share this account with the integration")
+            raise PageInputError(_("Ponto does not share this account with the integration"))
         allowed = self.index().choices(shared.currency)
         if account not in allowed:
             raise PageInputError(
@@ -433,7 +453,11 @@ class PontoPage:
         return {
             "ponto_id": ponto_id,
             "account": account,
-            "message": f"Linked {shared.reference} to {account}. Press Sync now to fetch it.",
+            "message": _(
+                "Linked %(reference)s to %(account)s. Press Sync now to fetch it.",
+                reference=shared.reference,
+                account=account,
+            ),
         }
 
     def unlink(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -446,9 +470,12 @@ class PontoPage:
         config = self.file_config()
         link = config.links.get(ponto_id)
         if link is None:
-            raise PageInputError("this Ponto account is not linked")
+            raise PageInputError(_("this Ponto account is not linked"))
         save_config(config.with_links({k: v for k, v in config.links.items() if k != ponto_id}))
-        return {"ponto_id": ponto_id, "message": f"Unlinked {describe_link(link)}."}
+        return {
+            "ponto_id": ponto_id,
+            "message": _("Unlinked %(link)s.", link=describe_link(link)),
+        }
 
     def start_sync(self, customer_ip: str | None, *, refresh: bool = True) -> dict[str, Any]:
         """Start a sync (with a bank refresh when ``refresh``) unless one runs.

@@ -17,6 +17,7 @@ when the output file changed.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import os
@@ -28,6 +29,7 @@ from beancount_ponto.errors import PontoError
 from beancount_ponto.fetch import make_client
 from beancount_ponto.state import now_utc, to_iso
 from beancount_ponto.sync import SyncOptions, run_sync
+from beancount_ponto.web_i18n import _
 from beancount_ponto.web_view import problem_key
 
 if TYPE_CHECKING:
@@ -60,14 +62,18 @@ class Job:
     def summary(self) -> str:
         """One line for people."""
         if self.state == "running":
-            return "running"
+            return _("running")
         if self.state == "failed":
             return str(self.error)
         new = sum(int(a.get("new") or 0) for a in self.accounts)
         failed = sum(1 for a in self.accounts if a.get("error"))
-        text = f"{new} new transaction{'s' if new != 1 else ''}"
+        text = _("1 new transaction") if new == 1 else _("%(count)s new transactions", count=new)
         if failed:
-            text += f", {failed} account{'s' if failed != 1 else ''} failed"
+            text += ", " + (
+                _("1 account failed")
+                if failed == 1
+                else _("%(count)s accounts failed", count=failed)
+            )
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -107,8 +113,13 @@ class JobRunner:
                 return self._job, False
             job = Job(id=next(self._ids), kind=kind, started_at=now_utc())
             self._job = job
+            # The job speaks the language of the request that started it.
+            context = contextvars.copy_context()
             thread = threading.Thread(
-                target=self._run, args=(job, work), name=f"ponto-{kind}-{job.id}", daemon=True
+                target=context.run,
+                args=(self._run, job, work),
+                name=f"ponto-{kind}-{job.id}",
+                daemon=True,
             )
             self._thread = thread
         thread.start()
@@ -171,12 +182,14 @@ def outage(accounts: list[dict[str, Any]]) -> str:
     for item in accounts:
         distinct.setdefault(problem_key(str(item["error"])), str(item["error"]))
     if len(distinct) > 1:
-        return "every account failed: " + "; ".join(
-            f"{a['account']}: {a['error']}" for a in accounts
+        return (
+            _("every account failed:")
+            + " "
+            + "; ".join(f"{a['account']}: {a['error']}" for a in accounts)
         )
     for item in accounts:
-        item["summary"] = f"{item['account']}: failed"
-    return f"every account failed: {next(iter(distinct.values()))}"
+        item["summary"] = _("%(account)s: failed", account=item["account"])
+    return _("every account failed:") + " " + next(iter(distinct.values()))
 
 
 def _mtime(path: Path) -> int | None:
@@ -210,9 +223,9 @@ def sync_work(
         before = _mtime(output)
         client = make_client(config)
         progress(
-            "Asking Ponto to refresh from the bank..."
+            _("Asking Ponto to refresh from the bank...")
             if refresh
-            else "Fetching new transactions from Ponto..."
+            else _("Fetching new transactions from Ponto...")
         )
         options = SyncOptions(
             refresh=refresh,
@@ -222,15 +235,24 @@ def sync_work(
             lock_timeout=LOCK_TIMEOUT,
         )
         try:
-            result = run_sync(config, client, ledger=ledger, output=output, options=options)
+            # In English: what the sync writes down (run notes, state) is read by the CLI too.
+            result = contextvars.Context().run(
+                run_sync, config, client, ledger=ledger, output=output, options=options
+            )
         finally:
             client.close()
             if _mtime(output) != before:
                 notify(output)
         if not result.included:
             name = os.path.relpath(output, ledger.parent)
-            progress(f'{output.name} is not included in the ledger: add include "{name}"')
-        progress(f"Done: {result.new} new transaction(s).")
+            progress(
+                _(
+                    '%(file)s is not included in the ledger: add include "%(name)s"',
+                    file=output.name,
+                    name=name,
+                )
+            )
+        progress(_("Done: %(count)s new transaction(s).", count=result.new))
         return [
             {
                 "ponto_id": a.ponto_id,

@@ -28,6 +28,7 @@ from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.state import from_iso, to_iso
 from beancount_ponto.status import account_facts
 from beancount_ponto.status import is_stale as ponto_is_stale
+from beancount_ponto.web_i18n import _
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
@@ -157,10 +158,10 @@ class PageView:
         return tuple(r for r in self.rows if r.ponto_stale)
 
     @staticmethod
-    def when(value: dt.datetime | None, empty: str = "never") -> str:
-        """A timestamp in the local time zone, to the minute."""
+    def when(value: dt.datetime | None, empty: str | None = None) -> str:
+        """A timestamp in the local time zone, to the minute; ``empty`` (else "never") for None."""
         if value is None:
-            return empty
+            return _("never") if empty is None else empty
         return value.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod

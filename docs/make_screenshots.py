@@ -1,4 +1,4 @@
-"""Screenshots of the Fava Ponto page (light, dark, phone) from simulator data.
+"""Screenshots of the Fava Ponto page in English, Dutch and French, desktop and phone.
 
 Usage (from the repository root, with the venv that has Fava and playwright)::
 
@@ -7,9 +7,10 @@ Usage (from the repository root, with the venv that has Fava and playwright)::
 Starts the Ponto simulator, writes a small ledger that loads ``fava_ponto``,
 links two of the three simulator accounts, adds one hand-typed entry (so one
 balance differs from the bank's), syncs once, serves Fava on a free local port
-and saves ``fava-page-light.png``, ``fava-page-dark.png`` (1280 px wide) and
-``fava-page-phone.png`` (390 px wide) with headless Chromium. Nothing leaves
-the machine; the browser is the system's, never downloaded.
+once per language (Fava's ``language`` option: ``en``, ``nl``, ``fr``) and saves
+``fava-page-{lang}-desktop.png`` (1280 px wide, light) and
+``fava-page-{lang}-phone.png`` (390 px wide, dark) with headless Chromium.
+Nothing leaves the machine; the browser is the system's, never downloaded.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+LANGUAGES = ("en", "nl", "fr")
+
 LEDGER = """\
 option "title" "Household books"
 option "operating_currency" "EUR"
 
 2026-01-01 custom "fava-extension" "fava_ponto"
+2026-01-01 custom "fava-option" "language" "{language}"
 
 2000-01-01 open Assets:Bank:Checking
 2000-01-01 open Assets:Bank:Savings
@@ -68,12 +72,12 @@ include "ponto.beancount"
 def prepare(root: Path, sim: Simulator) -> Path:
     """Write the ledger, config and credentials; link two accounts; sync once."""
     ledger = root / "main.beancount"
-    ledger.write_text(LEDGER, encoding="utf-8")
+    ledger.write_text(LEDGER.format(language="en"), encoding="utf-8")
     config = connect(
         ledger,
         api_url=sim.url,
         credentials=Credentials(sim.client_id, sim.client_secret),
-        credentials_file=root / ".credentials.json",
+        credentials_file=root.parent / "secrets" / "credentials.json",  # never in the ledger folder
         account_names=("Assets:Bank:Checking", "Assets:Bank:Savings"),
     )
     client = PontoClient(sim.client_id, sim.client_secret, base_url=sim.url)
@@ -93,7 +97,7 @@ def serve(ledger: Path) -> tuple[str, object]:
 
 
 def main() -> None:
-    """Make the three screenshots."""
+    """Make the six screenshots (three languages, desktop and phone)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent))
     parser.add_argument("--chromium", default="/usr/bin/chromium")
@@ -103,29 +107,32 @@ def main() -> None:
         os.environ["XDG_CONFIG_HOME"] = str(Path(tmp) / "xdg")
         root = Path(tmp) / "books"
         root.mkdir()
-        base, server = serve(prepare(root, sim))
-        url = f"{base}/household-books/extension/FavaPonto/"
-        # Name, colour scheme, viewport, height of the saved image. On wide screens
+        ledger = prepare(root, sim)
+        # Device, colour scheme, viewport, height of the saved image. On wide screens
         # Fava scrolls inside <article>, so the viewport itself is made tall.
         shots = (
-            ("fava-page-light.png", "light", {"width": 1280, "height": 1400}, 1400),
-            ("fava-page-dark.png", "dark", {"width": 1280, "height": 1400}, 1400),
-            ("fava-page-phone.png", "dark", {"width": 390, "height": 844}, 1700),
+            ("desktop", "light", {"width": 1280, "height": 1400}, 1400),
+            ("phone", "dark", {"width": 390, "height": 844}, 1700),
         )
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
-                for name, scheme, size, height in shots:
-                    page = browser.new_page(viewport=size, color_scheme=scheme)  # type: ignore[arg-type]
-                    page.goto(url)
-                    page.wait_for_selector("#ponto-accounts")
-                    clip = {"x": 0, "y": 0, "width": size["width"], "height": height}
-                    page.screenshot(path=str(out / name), full_page=True, clip=clip)  # type: ignore[arg-type]
-                    page.close()
-                    print(f"wrote {out / name}")
-                browser.close()
-        finally:
-            server.shutdown()  # type: ignore[attr-defined]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            for language in LANGUAGES:
+                ledger.write_text(LEDGER.format(language=language), encoding="utf-8")
+                base, server = serve(ledger)
+                url = f"{base}/household-books/extension/FavaPonto/"
+                try:
+                    for device, scheme, size, height in shots:
+                        name = f"fava-page-{language}-{device}.png"
+                        page = browser.new_page(viewport=size, color_scheme=scheme)  # type: ignore[arg-type]
+                        page.goto(url)
+                        page.wait_for_selector("#ponto-accounts")
+                        clip = {"x": 0, "y": 0, "width": size["width"], "height": height}
+                        page.screenshot(path=str(out / name), full_page=True, clip=clip)  # type: ignore[arg-type]
+                        page.close()
+                        print(f"wrote {out / name}")
+                finally:
+                    server.shutdown()  # type: ignore[attr-defined]
+            browser.close()
 
 
 if __name__ == "__main__":

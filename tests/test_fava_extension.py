@@ -97,7 +97,7 @@ def row_html(html: str, ponto_id: str) -> str:
 
 
 def consent_state(html: str, ponto_id: str) -> str:
-    match = re.search(r'data-testid="consent">(\w+)<', row_html(html, ponto_id))
+    match = re.search(r'data-state="(\w+)" data-testid="consent">', row_html(html, ponto_id))
     assert match
     return match.group(1)
 

@@ -6,7 +6,6 @@
 // fetched again and swapped in, so what is shown is always what the server knows.
 
 const POLL_MS = 700;
-const READ_ONLY = "Fava runs read-only (--read-only): changes are disabled on this page.";
 
 /** The pending poll timer of the job progress, if any. */
 let pollTimer = null;
@@ -15,13 +14,38 @@ function pageRoot() {
   return document.getElementById("ponto-page");
 }
 
+/** The page's language: the server puts the translations of every t("...") in data-strings. */
+let strings = null;
+
+/** `message` in the page's language, its %(name)s placeholders filled from `values`. */
+function t(message, values = {}) {
+  if (strings === null) {
+    try {
+      strings = JSON.parse(pageRoot()?.dataset.strings || "{}");
+    } catch {
+      strings = {};
+    }
+  }
+  const text = strings[message] || message;
+  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+/** The job box's title, e.g. "Sync done" (translated as whole phrases). */
+function jobTitle(kind, state) {
+  const titles = {
+    sync: { running: t("Sync running…"), done: t("Sync done"), failed: t("Sync failed") },
+    fetch: { running: t("Fetch running…"), done: t("Fetch done"), failed: t("Fetch failed") },
+  };
+  return (titles[kind] || titles.fetch)[state] || state;
+}
+
 /** Call an endpoint; always resolves to {success, data} or {success: false, error}. */
 async function call(ctx, endpoint, method, body) {
   let response;
   try {
     response = await ctx.api.request(endpoint, method, undefined, body, "raw");
   } catch (error) {
-    return { success: false, error: `Fava could not be reached (${error.message})` };
+    return { success: false, error: t("Fava could not be reached (%(reason)s)", { reason: error.message }) };
   }
   let payload = null;
   try {
@@ -33,9 +57,12 @@ async function call(ctx, endpoint, method, body) {
     return payload;
   }
   if (response.status === 401) {
-    return { success: false, error: READ_ONLY };
+    return {
+      success: false,
+      error: t("Fava runs read-only (--read-only): changes are disabled on this page."),
+    };
   }
-  return { success: false, error: `Fava answered ${response.status}` };
+  return { success: false, error: t("Fava answered %(status)s", { status: response.status }) };
 }
 
 function say(text, ok) {
@@ -73,10 +100,9 @@ function showJob(job) {
   if (!box || !job) return;
   box.hidden = false;
   box.dataset.state = job.state;
-  const kind = job.kind === "sync" ? "Sync" : "Fetch";
   const title = box.querySelector(".ponto-job-title");
-  title.textContent =
-    job.state === "running" ? `${kind} running…` : `${kind} ${job.state}: ${job.summary}`;
+  const name = jobTitle(job.kind, job.state);
+  title.textContent = job.state === "running" ? name : `${name}: ${job.summary}`;
   const list = box.querySelector(".ponto-job-messages");
   list.replaceChildren(
     ...job.messages.slice(-8).map((text) => {
@@ -100,7 +126,7 @@ function follow(ctx) {
   const tick = async () => {
     const answer = await call(ctx, "job", "GET");
     if (!answer.success || !answer.data) {
-      say(answer.error || "No sync is running.", false);
+      say(answer.error || t("No sync is running."), false);
       return;
     }
     const job = answer.data;
@@ -125,7 +151,7 @@ function follow(ctx) {
 
 async function act(ctx, endpoint, body, busy, onError = (error) => say(error, false)) {
   if (busy) busy.disabled = true;
-  say("Working…");
+  say(t("Working…"));
   const answer = await call(ctx, endpoint, "POST", body);
   if (busy) busy.disabled = false;
   if (!answer.success) {
@@ -158,14 +184,14 @@ async function onClick(ctx, event) {
   if (action === "sync") {
     const data = await act(ctx, "sync", {}, button);
     if (data) {
-      say(data.started ? "Sync started." : "A sync is already running; following it.");
+      say(data.started ? t("Sync started.") : t("A sync is already running; following it."));
       showJob(data.job);
       follow(ctx);
     }
   } else if (action === "link") {
     const select = pageRoot().querySelector(`select[data-ponto-id="${CSS.escape(pontoId)}"]`);
     if (!select || !select.value) {
-      say("Choose a ledger account first.", false);
+      say(t("Choose a ledger account first."), false);
       return;
     }
     const data = await act(ctx, "link", { ponto_id: pontoId, account: select.value }, button);

@@ -32,9 +32,11 @@ bean-ponto's own files (config, output ledger, credentials): such a
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from babel.messages.extract import extract_from_file
 from fava.ext import FavaExtensionBase, FavaExtensionError, extension_endpoint
 from flask import abort, after_this_request, current_app, jsonify, make_response, request
 from markupsafe import Markup
@@ -48,7 +50,9 @@ from beancount_ponto.errors import (
     PontoError,
 )
 from beancount_ponto.web import PageInputError, PageSettings, PontoPage, cross_site_error
+from beancount_ponto.web_i18n import _, use
 from beancount_ponto.web_input import host_error
+from fava_ponto import i18n
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,9 +61,11 @@ if TYPE_CHECKING:
     from fava.core import FavaLedger
     from flask.wrappers import Response
 
+    from beancount_ponto.consent import ConsentState
     from beancount_ponto.web_view import PageView
 
 READ_ONLY_MESSAGE = "Fava runs read-only (--read-only): changes are disabled on this page."
+_JS = Path(__file__).parent / "FavaPonto.js"
 #: Headers on every answer of the page and its endpoints: never inside a frame.
 NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 _CSS = (Path(__file__).parent / "FavaPonto.css").read_text(encoding="utf-8")
@@ -132,11 +138,11 @@ def _api(
             try:
                 raw = request.get_json()
             except UnsupportedMediaType:
-                return _answer(error="send JSON (Content-Type: application/json)", status=415)
+                return _answer(error=_("send JSON (Content-Type: application/json)"), status=415)
             except BadRequest:
-                return _answer(error="the body is not valid JSON", status=400)
+                return _answer(error=_("the body is not valid JSON"), status=400)
             if not isinstance(raw, dict):
-                return _answer(error="the body must be a JSON object", status=400)
+                return _answer(error=_("the body must be a JSON object"), status=400)
             body = raw
         try:
             return _answer(func(self, body))
@@ -144,6 +150,13 @@ def _api(
             return _answer(error=str(exc), status=_status(exc))
 
     return endpoint
+
+
+@functools.cache
+def _js_messages() -> tuple[str, ...]:
+    """The msgids of the script (its ``t("...")`` calls), read as the catalog's extractor reads."""
+    found = extract_from_file("javascript", str(_JS), keywords={"t": None}, comment_tags=())
+    return tuple(dict.fromkeys(str(message) for _line, message, _comments, _ctx in found))
 
 
 class FavaPonto(FavaExtensionBase):
@@ -169,6 +182,37 @@ class FavaPonto(FavaExtensionBase):
         if value is None:
             return "\u2014"
         return f"{self.ledger.format_decimal(value, currency)} {currency}"
+
+    def gettext(self, message: str, **values: object) -> Markup:
+        """The template's ``_``: ``message`` in the page's language, values escaped.
+
+        The catalogs are the package's own files, so the translated text may
+        hold the same markup (``<em>``, ``<code>``) as the English; every value
+        filled into its ``%(name)s`` placeholders is escaped.
+        """
+        text = Markup(i18n.catalog().gettext(message))  # packaged catalog, no user data
+        return text % values if values else text
+
+    @property
+    def language(self) -> str:
+        """The page's language code (``en``, ``nl``, ``fr``...) as Fava selected it."""
+        return i18n.language()
+
+    def consent_word(self, state: ConsentState) -> str:
+        """A consent state as the page names it, in the page's language."""
+        words: dict[ConsentState, str] = {
+            "ok": _("ok"),
+            "expiring": _("expiring"),
+            "expected_passed": _("expected passed"),
+            "revoked": _("revoked"),
+            "unknown": _("unknown"),
+        }
+        return words[state]
+
+    def js_strings(self) -> str:
+        """The script's messages in the page's language, as JSON (English text as keys)."""
+        translations = i18n.catalog()
+        return json.dumps({m: translations.gettext(m) for m in _js_messages()})
 
     def after_load_file(self) -> None:
         """Hand the new load to the page and list Ponto problems among Fava's errors.
@@ -210,13 +254,14 @@ class FavaPonto(FavaExtensionBase):
         if not any(part in request.path for part in own):
             return
         after_this_request(_no_framing)
+        use(i18n.catalog())
         problem = host_error(request.host, self.settings.hosts)
         if problem:
             if "/extension/" in request.path and request.path.rstrip("/").endswith(self.name):
                 abort(make_response(problem + "\n", 403, {"Content-Type": "text/plain"}))
             abort(_answer(error=problem, status=403))
         if request.method != "GET" and _read_only():
-            abort(_answer(error=READ_ONLY_MESSAGE, status=401))
+            abort(_answer(error=_(READ_ONLY_MESSAGE), status=401))
         unseen = self.page.unseen_output()
         if unseen is not None:
             self.ledger.watcher.notify(unseen)
@@ -239,9 +284,11 @@ class FavaPonto(FavaExtensionBase):
         else:
             return
         if isinstance(name, str) and name and Path(name).resolve() in self.page.own_files():
-            message = (
-                f"{Path(name).name} belongs to bean-ponto and stays where it is; "
-                "to import, use Extract (the Ponto page's Sync now writes directly)"
+            use(i18n.catalog())
+            message = _(
+                "%(name)s belongs to bean-ponto and stays where it is; "
+                "to import, use Extract (the Ponto page's Sync now writes directly)",
+                name=Path(name).name,
             )
             abort(make_response(jsonify({"error": message}), 400))
 
