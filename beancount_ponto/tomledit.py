@@ -19,7 +19,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 import tomlkit
-from tomlkit.items import Table
+from tomlkit.items import Comment, Table, Whitespace
 
 from beancount_ponto.errors import ConfigError
 
@@ -53,6 +53,18 @@ def _update_table(table: Any, wanted: Mapping[str, Any], managed: Collection[str
         plain = current.unwrap() if hasattr(current, "unwrap") else current
         if current is None or plain != value or type(plain) is not type(value):
             table[key] = value
+
+
+def _trailing_comments(table: Any) -> list[Any]:
+    """The comments and blank lines after a table's last value (tomlkit puts them in it)."""
+    if not isinstance(table, Table):
+        return []
+    out: list[Any] = []
+    for key, item in reversed(table.value.body):
+        if key is not None or not isinstance(item, Comment | Whitespace):
+            break
+        out.append(item)
+    return out[::-1]
 
 
 def merge_document(
@@ -95,7 +107,12 @@ def merge_document(
             accounts = doc[ACCOUNTS]
     for pid in list(accounts):
         if pid not in links:
+            kept = _trailing_comments(accounts[pid])
             del accounts[pid]
+            rest = [accounts[other] for other in accounts if isinstance(accounts[other], Table)]
+            into = rest[-1].value if rest else doc
+            for item in kept:  # the user's comments after that table stay
+                into.append(None, item)
     for pid, wanted in links.items():
         table = accounts.get(pid)
         if not isinstance(table, Table):

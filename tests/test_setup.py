@@ -334,3 +334,20 @@ def test_the_fava_page_links_with_the_same_validator(tmp_path: Path, sim: Simula
     assert refused.status_code == 400
     assert "not an asset or liability account" in refused.get_json()["error"]
     assert load_config(ws.root / "ponto.toml").links == {}
+
+
+def test_unlinking_the_last_table_keeps_the_comments_after_it(
+    bean: Bean, ws: Workspace, sim: Simulator
+) -> None:
+    config = ws.root / "ponto.toml"
+    checking = sim.account_ids[0]
+    text = commented(ws, sim)
+    config.write_text(text, encoding="utf-8")
+    assert bean("--config", config, "link", checking, "Assets:Bank:Checking").code == 0
+    notes = '\n# --- rules, for later ---\n# [[rules]]\n# account = "Expenses:Rent"\n'
+    config.write_text(config.read_text() + notes, encoding="utf-8")  # tomlkit: in that table
+    assert bean("--config", config, "unlink", checking).code == 0
+    after = config.read_text()
+    assert f"[accounts.{checking}]" not in after
+    assert '# --- rules, for later ---\n# [[rules]]\n# account = "Expenses:Rent"\n' in after
+    assert after.startswith(text.rstrip("\n"))
