@@ -106,4 +106,4 @@ def test_the_section_is_translated(ws: Workspace, language: str, title: str, gue
     set_language(ws, language)
     section = review_section(make_fava(ws, "{'auto_fetch': False}").page())
     assert title in section and guess in section
-    assert "To review" not in section and "open in the journal" not in section
+    assert "To review" not in section and "show the entry" not in section
