@@ -52,6 +52,7 @@ from beancount_ponto.web_i18n import _
 from beancount_ponto.web_input import PageInputError, PageSettings, cross_site_error, text_field
 from beancount_ponto.web_jobs import JobRunner, sync_work
 from beancount_ponto.web_ledger import LedgerIndex
+from beancount_ponto.web_review import ReviewList, to_review
 from beancount_ponto.web_view import (
     AccountRow,
     CredentialsView,
@@ -326,7 +327,15 @@ class PontoPage:
             ponto_read=live is not None,
             said=tuple(said),
             pending=waiting,
+            review=self.review(config),
         )
+
+    def review(self, config: Config) -> ReviewList:
+        """The loaded entries waiting for review (guesses, placeholders), newest first."""
+        with self._lock:
+            entries = self._entries
+        placeholders = frozenset({config.counter_account, config.income_account})
+        return to_review(entries, placeholders, review_flag=config.review_flag)
 
     def _pending(
         self, config: Config, live: dict[str, Account] | None

@@ -29,6 +29,7 @@ from beancount_ponto.state import from_iso, to_iso
 from beancount_ponto.status import account_facts
 from beancount_ponto.status import is_stale as ponto_is_stale
 from beancount_ponto.web_i18n import _
+from beancount_ponto.web_review import ReviewList
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
@@ -146,6 +147,8 @@ class PageView:
 
     #: each linked account's pending transactions and available balance
     pending: tuple[AccountPending, ...] = ()
+    #: bean-ponto's entries waiting for review (learned guesses, placeholders)
+    review: ReviewList = dataclasses.field(default_factory=ReviewList)
 
     @property
     def attention(self) -> tuple[AccountRow, ...]:
