@@ -222,3 +222,29 @@ def test_an_iban_shared_by_links_is_a_transfer_only_to_another_link() -> None:
     shared["BE11194684174948"] = OwnAccount(TRANSIT, frozenset({CHECKING, "Assets:Bank:Dollars"}))
     assert transfer_leg(shared, own) == TRANSIT
     assert transfer_leg(shared, fields(counterpart_iban=None)) is None
+
+
+def test_the_transit_account_is_never_learned(ws: Workspace) -> None:
+    """Transfers are recognised by IBAN: a look-alike without one keeps its placeholder."""
+    history = [f"2000-01-01 open {TRANSIT}\n"]
+    for index in range(8):
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=7 * index)
+        history.append(
+            f'{day} * "Jan Peeters" "Sparen"\n  {CHECKING}  -{10 + index}.00 EUR\n  {TRANSIT}\n'
+        )
+    with ws.ledger.open("a", encoding="utf-8") as handle:
+        handle.write("\n" + "\n".join(history))
+    tx_id = ws.sim.add_transaction(
+        ws.sim.account_ids[0],
+        "-12.00",
+        execution_date=TODAY + dt.timedelta(days=1),
+        counterpart_name="Jan Peeters",
+        remittance_information="Sparen",
+        counterpartReference=None,
+    )
+    ws.sync()
+    assert [p.account for p in ledger_entries(ws)[tx_id].postings] == [
+        CHECKING,
+        "Expenses:Uncategorized",
+    ]
+    assert bean_check(ws.ledger) == []
