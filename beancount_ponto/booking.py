@@ -1,8 +1,11 @@
-"""Decide the other leg of one bank transaction: a rule, a learned guess, or a placeholder.
+"""Decide the other leg of one bank transaction: transfer, rule, learned guess or placeholder.
 
 Contract (pure: no I/O, no clock):
 
-* :func:`book` tries the rules first, in file order: the first that matches
+* A transfer between own accounts comes first (``transfer``, decided by
+  :func:`beancount_ponto.transfers.transfer_leg`): booked on that account with
+  the usual flag (no review), before any rule or guess, as it is a fact.
+* :func:`book` then tries the rules, in file order: the first that matches
   wins and its actions apply (payee, narration, tags, flag; the flag stays
   ``None``, meaning "the usual", unless the rule sets one).
 * Otherwise it asks the model; a guess at or above the threshold is booked
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Booking", "Source", "book"]
 
-Source = Literal["rule", "learned", "placeholder"]
+Source = Literal["transfer", "rule", "learned", "placeholder"]
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,9 @@ class Booking:
         payee: a payee replacing the bank's, or None to keep it.
         narration: a narration replacing the bank's, or None to keep it.
         tags: tags to add.
-        source: what decided: a rule, a learned guess or the placeholder.
+        source: what decided: a transfer, a rule, a learned guess or the placeholder.
         note: a short line for the metadata (``rule 3``, ``learned 0.93 from
-            14 similar``), or None for the placeholder.
+            14 similar``, ``transfer``), or None for the placeholder.
     """
 
     account: str
@@ -65,6 +68,7 @@ def book(
     income_account: str = "Income:Uncategorized",
     review_flag: Literal["*", "!"] = "!",
     threshold: float = DEFAULT_THRESHOLD,
+    transfer: str | None = None,
 ) -> Booking:
     """Book the other leg of ``fields`` (see module doc).
 
@@ -76,10 +80,14 @@ def book(
         income_account: the placeholder for credits.
         review_flag: the flag of a learned guess.
         threshold: the smallest confidence for a learned guess.
+        transfer: the other leg when the transaction is a transfer between own
+            accounts, else None.
 
     Returns:
         The booking.
     """
+    if transfer is not None:
+        return Booking(transfer, None, None, None, frozenset(), "transfer", "transfer")
     rule = first_match(rules, fields)
     if rule is not None:
         return Booking(

@@ -9,10 +9,14 @@ links from Ponto accounts to ledger accounts, never secrets::
     income_account = "Income:Uncategorized"   # the placeholder of credits
     review_flag = "!"                    # the flag of a learned guess
     learn = true                         # guess the other leg from the ledger
+    transfer_account = "Assets:Transfers"  # transit leg of transfers between links
+
+    [own_accounts]                       # own IBANs not linked: IBAN = ledger account
+    "BE71 0961 2345 6769" = "Assets:Bank:Other"
 
     [accounts.0c7e9d52-...]              # a Ponto account id
     account = "Assets:Bank:Checking"
-    reference = "BE68539007547034"       # shown to people, not used to match
+    reference = "BE68539007547034"       # its IBAN: transfers to it are recognised
     currency = "EUR"
     balance_assertions = true
     use_value_date = false
@@ -47,6 +51,7 @@ from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger_options import check_credentials_place
 from beancount_ponto.rules import Rule, parse_rules
 from beancount_ponto.tomledit import check_keys, merge_document
+from beancount_ponto.transfers import DEFAULT_TRANSFER_ACCOUNT, parse_own_accounts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -192,6 +197,10 @@ class Config:
     learn: bool = True
     rules: tuple[Rule, ...] = ()
     rules_toml: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    #: the transit leg of transfers between linked accounts (:mod:`beancount_ponto.transfers`)
+    transfer_account: str = DEFAULT_TRANSFER_ACCOUNT
+    #: the user's own IBANs that are not linked -> their ledger account, as written
+    own_accounts: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -360,6 +369,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         raise ConfigError('`review_flag` must be "*" or "!"')
     raw_rules = raw.get("rules")
     rules = parse_rules(raw_rules, is_valid_account=bc_account.is_valid)
+    links = {pid: _link(pid, table) for pid, table in accounts.items()}
     return Config(
         path=cfg_path,
         ledger=_path(base, raw.get("ledger"), "ledger"),
@@ -377,7 +387,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         consent_warning_days=_count(raw, "consent_warning_days", 30, minimum=0),
         notify_command=_typed(raw, "notify_command", str, None),
         fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
-        links={pid: _link(pid, table) for pid, table in accounts.items()},
+        links=links,
         pending_file=_path(base, raw.get("pending_file"), "pending_file"),
         income_account=check_account_name(
             _typed(raw, "income_account", str, "Income:Uncategorized")
@@ -386,6 +396,12 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         learn=_typed(raw, "learn", bool, True),
         rules=tuple(rules),
         rules_toml=tuple(raw_rules or ()) if rules else (),
+        transfer_account=check_account_name(
+            _typed(raw, "transfer_account", str, DEFAULT_TRANSFER_ACCOUNT)
+        ),
+        own_accounts=parse_own_accounts(
+            raw.get("own_accounts"), {link.account for link in links.values()}
+        ),
     )
 
 
@@ -438,6 +454,7 @@ def save_config(config: Config) -> None:
         "income_account",
         "review_flag",
         "learn",
+        "transfer_account",
     ):
         value = getattr(config, key)
         # A default the user wrote out stays written out.
@@ -447,8 +464,8 @@ def save_config(config: Config) -> None:
         old,
         doc,
         {pid: link.to_toml() for pid, link in sorted(config.links.items())},
-        # ``[[rules]]`` are the user's: never rewritten, kept as written.
-        managed=_config_keys() - {"rules"},
+        # ``[[rules]]`` and ``[own_accounts]`` are the user's: never rewritten, kept as written.
+        managed=_config_keys() - {"rules", "own_accounts"},
         link_keys=_link_keys(),
         header="# bean-ponto configuration: options and account links (never secrets)\n",
     )

@@ -12,7 +12,9 @@ Contract:
   serves once (a second copy on another page is dropped) and, for those the
   caller does not know (or all, for the importer's duplicates), the booked entry.
 * :class:`Booker` books the other leg (:func:`beancount_ponto.booking.book`):
-  the first matching ``[[rules]]`` table, else a guess learned from the
+  a transfer between own accounts (:mod:`beancount_ponto.transfers`: the
+  transit ``transfer_account``, or the ``[own_accounts]`` ledger account),
+  else the first matching ``[[rules]]`` table, else a guess learned from the
   ledger's own entries on that bank account (flag ``review_flag``, metadata
   ``ponto_guess``), else the placeholder by sign (credits to
   ``income_account``, debits to ``counter_account``). The learning cache is
@@ -38,6 +40,7 @@ from beancount_ponto.learn import Model
 from beancount_ponto.learn_cache import GUESS_META_KEY, cache_path, load_cache, refresh, save_cache
 from beancount_ponto.rules import BankFields
 from beancount_ponto.state import now_utc
+from beancount_ponto.transfers import own_accounts, transfer_leg
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -163,6 +166,7 @@ class Booker:
         self._loaded = False
         self._read: list[Path] = []
         self._models: dict[str, Model | None] = {}
+        self._own = own_accounts(config)
 
     def _model(self, account: str) -> Model | None:
         if account not in self._models:
@@ -180,8 +184,11 @@ class Booker:
         # Never learned: the placeholders, and the linked accounts themselves. A
         # transfer between two linked accounts arrives once from each bank; a
         # guessed other leg on the other linked account would count it twice
-        # (until transfers are paired, both halves keep their placeholder).
-        skip = frozenset({config.counter_account, config.income_account}) | accounts
+        # Nor the transit account: transfers are recognised by IBAN, never guessed.
+        skip = (
+            frozenset({config.counter_account, config.income_account, config.transfer_account})
+            | accounts
+        )
         try:
             cached = load_cache(cache_path(self.output))
             self._cache, self._read = refresh(cached, self.ledger, accounts, skip_labels=skip)
@@ -193,8 +200,13 @@ class Booker:
         """The converted ``entry`` (placeholder on ``counter_account``) booked."""
         config = self.config
         fields = bank_fields(entry)
+        transfer = transfer_leg(self._own, fields)
         model = None
-        if config.learn and not any(rule.matches(fields) for rule in config.rules):
+        if (
+            transfer is None
+            and config.learn
+            and not any(rule.matches(fields) for rule in config.rules)
+        ):
             model = self._model(fields.linked_account)
         booking = book(
             fields,
@@ -203,6 +215,7 @@ class Booker:
             counter_account=config.counter_account,
             income_account=config.income_account,
             review_flag=config.review_flag,
+            transfer=transfer,
         )
         return apply_booking(entry, booking, config.flag)
 
