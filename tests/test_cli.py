@@ -769,6 +769,7 @@ def test_the_secret_never_shows_even_verbose(
 # -- a whole session as real processes -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_session_as_real_processes(sim: Simulator, tmp_path: Path) -> None:
     (tmp_path / "main.beancount").write_text(
         'option "title" "Books"\n2020-01-01 open Assets:Bank:Checking\ninclude "ponto.beancount"\n'
@@ -818,6 +819,7 @@ def test_a_session_as_real_processes(sim: Simulator, tmp_path: Path) -> None:
 # -- --refresh and the examples ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sync_refresh_asks_ponto_to_synchronize_first(
     bean: Bean, ws: Workspace, sim: Simulator
 ) -> None:

@@ -237,6 +237,7 @@ def run_import(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_import_script_extract_marks_what_the_ledger_has(tmp_path: Path, sim: Simulator) -> None:
     checking, savings, dollars = sim.account_ids
     # A partial sync: only checking and savings are linked at first...

@@ -134,6 +134,7 @@ def test_pending_text_shows_the_available_balance(
     assert SHOP in out and "-42.10 EUR" in out
 
 
+@pytest.mark.slow
 def test_pending_refusal_exits_1_naming_the_account(
     ws: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:

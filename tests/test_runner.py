@@ -262,6 +262,7 @@ def test_a_link_added_while_running_is_picked_up(tmp_path: Path, sim: Simulator)
     assert_exactly_once(ws, sim, 3)
 
 
+@pytest.mark.slow
 def test_runner_survives_faults_between_ticks_and_catches_up(ws: Workspace, sim: Simulator) -> None:
     faults: list[tuple[str, Callable[[], None]]] = [
         ("503", lambda: sim.fail_next(3, 503)),
@@ -291,6 +292,7 @@ def test_runner_survives_faults_between_ticks_and_catches_up(ws: Workspace, sim:
 # -- --once and status --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_once_exit_status_and_failing_since_in_status(ws: Workspace, sim: Simulator) -> None:
     healthy = bean_ponto(ws, "run", "--once")
     assert healthy.returncode == 0, healthy.stderr
@@ -323,6 +325,7 @@ def test_once_exit_status_and_failing_since_in_status(ws: Workspace, sim: Simula
 # -- stopping and concurrency ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_mid_backfill_stops_cleanly_and_the_next_run_completes_once(
     tmp_path: Path,
 ) -> None:
@@ -346,6 +349,7 @@ def test_sigterm_mid_backfill_stops_cleanly_and_the_next_run_completes_once(
         assert bean_check(ws.ledger) == []
 
 
+@pytest.mark.slow
 def test_two_runners_and_a_manual_sync_never_duplicate(tmp_path: Path) -> None:
     with Simulator(seed=5, today=TODAY, account_sizes=[700, 700, 700]) as sim:
         ws = make_workspace(tmp_path / "books", sim)
@@ -482,6 +486,7 @@ def test_a_consent_ponto_refuses_stops_that_account_only(
 # -- logs ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_secrets_never_logged_even_verbose(ws: Workspace, sim: Simulator, tmp_path: Path) -> None:
     log_file = tmp_path / "runner.log"
     sim.expire_tokens()
