@@ -147,3 +147,13 @@ def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
 def ws(tmp_path: Path, sim: Simulator) -> Workspace:
     """A workspace with all three simulator accounts linked."""
     return make_workspace(tmp_path / "books", sim)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--update-golden``: rewrite the golden files instead of comparing."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/*.beancount from the current output instead of comparing",
+    )

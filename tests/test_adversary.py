@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ from beancount_ponto import cli, sync
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import text_ids
 
 ROOT = Path(__file__).resolve().parents[1]
-ID_RE = re.compile(r'ponto_id: "([^"]+)"')
 BALANCE_BLOCK = re.compile(
     r"\n(\d{4}-\d{2}-\d{2} balance Assets:Bank:Checking .*\n(?:[ \t]+.*\n)*)"
 )
@@ -39,11 +38,6 @@ def bean_ponto(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
-
-
-def ledger_ids(ws: Workspace) -> Counter[str]:
-    text = ws.output_text() + ws.ledger.read_text(encoding="utf-8")
-    return Counter(ID_RE.findall(text))
 
 
 def move_checking_assertion_to_main(ws: Workspace) -> str:
@@ -69,7 +63,7 @@ def test_a_late_transaction_against_an_assertion_moved_elsewhere_is_refused(
     code = cli.main(["--config", str(ws.config.path), "sync"])
     assert code == 1
     assert bean_check(ws.ledger) == []
-    assert late not in ledger_ids(ws)
+    assert late not in text_ids(ws)
     assert late not in SyncState.load(ws.output).written_ids
     result = ws.sync()
     checking_result = next(a for a in result.accounts if a.ponto_id == checking)
@@ -80,8 +74,8 @@ def test_a_late_transaction_against_an_assertion_moved_elsewhere_is_refused(
     main = ws.ledger.read_text(encoding="utf-8")
     ws.ledger.write_text(main.replace(block, ""), encoding="utf-8")
     assert ws.sync().ok
-    assert ledger_ids(ws)[late] == 1
-    assert max(ledger_ids(ws).values()) == 1
+    assert text_ids(ws)[late] == 1
+    assert max(text_ids(ws).values()) == 1
     assert bean_check(ws.ledger) == []
 
 
@@ -106,9 +100,9 @@ def test_a_creation_time_near_year_1_does_not_stop_every_account(tmp_path: Path)
         fresh = sim.add_transaction(savings, "4.00", execution_date=TODAY)
         again = ws.sync()  # the first page of checking is settled: the floor is computed
         assert again.ok, [a.error for a in again.accounts]
-        assert ledger_ids(ws)[fresh] == 1
+        assert text_ids(ws)[fresh] == 1
         assert sim.transactions(checking)[0]["attributes"]["createdAt"].startswith("0001-")
-        assert max(ledger_ids(ws).values()) == 1
+        assert max(text_ids(ws).values()) == 1
         assert bean_check(ws.ledger) == []
 
 

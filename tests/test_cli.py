@@ -32,6 +32,7 @@ from beancount_ponto.config import load_config, save_config
 from beancount_ponto.demo import LEDGER_ACCOUNTS
 from beancount_ponto.simulator import Simulator
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import booked_ids, ids_in_file
 
 BEAN_PONTO = Path(sys.executable).with_name("bean-ponto")
 WRONG_SECRET = "not-the-secret-4711"
@@ -107,17 +108,6 @@ def one_error_line(run: Run) -> str:
     assert len(lines) == 1, run.err
     assert lines[0].startswith("bean-ponto: error: "), run.err
     return lines[0]
-
-
-def ids_in(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
-    return [
-        line.split('"')[1] for line in text.splitlines() if line.strip().startswith("ponto_id:")
-    ]
-
-
-def sim_ids(sim: Simulator, index: int) -> set[str]:
-    return {t["id"] for t in sim.transactions(sim.account_ids[index])}
 
 
 def with_config(ws: Workspace, **changes: object) -> None:
@@ -427,7 +417,9 @@ def test_sync_prints_per_account_counts_and_is_idempotent(
     assert run.code == 0, run.err
     for name in LEDGER_ACCOUNTS:
         assert f"{name}: 40 new" in run.out
-    assert set(ids_in(ws.output)) == sim_ids(sim, 0) | sim_ids(sim, 1) | sim_ids(sim, 2)
+    assert set(ids_in_file(ws.output)) == booked_ids(sim, sim.account_ids[0]) | booked_ids(
+        sim, sim.account_ids[1]
+    ) | booked_ids(sim, sim.account_ids[2])
     assert bean_check(ws.ledger) == []
     before = ws.output.read_bytes()
 
@@ -442,7 +434,7 @@ def test_sync_prints_per_account_counts_and_is_idempotent(
     assert run.code == 0, run.err
     assert "Assets:Bank:Savings: 1 new" in run.out
     assert "Assets:Bank:Checking: 0 new" in run.out
-    assert ids_in(ws.output).count(new_id) == 1
+    assert ids_in_file(ws.output).count(new_id) == 1
     assert bean_check(ws.ledger) == []
 
 
@@ -456,8 +448,8 @@ def test_sync_fails_for_one_account_but_writes_the_others(
     assert "consent" in run.err
     assert "Assets:Bank:Checking: 40 new" in run.out
     assert "Assets:Bank:Dollars: 40 new" in run.out
-    written = set(ids_in(ws.output))
-    assert written == sim_ids(sim, 0) | sim_ids(sim, 2)
+    written = set(ids_in_file(ws.output))
+    assert written == booked_ids(sim, sim.account_ids[0]) | booked_ids(sim, sim.account_ids[2])
     assert bean_check(ws.ledger) == []
 
 
@@ -472,7 +464,7 @@ def test_sync_takes_ledger_and_output_from_the_config(
     assert run.code == 0, run.err
     assert "warning" not in run.err
     out = ws.root / "bank" / "ponto-in.beancount"
-    assert len(ids_in(out)) == 120
+    assert len(ids_in_file(out)) == 120
     assert not ws.output.exists()
     assert bean_check(ws.ledger) == []
 
@@ -487,7 +479,7 @@ def test_sync_output_defaults_to_ponto_beancount_beside_the_ledger(
     with_config(ws, ledger=None)
     run = bean("--config", ws.root / "ponto.toml", "sync", "--ledger", ledger)
     assert run.code == 0, run.err
-    assert len(ids_in(elsewhere / "ponto.beancount")) == 120
+    assert len(ids_in_file(elsewhere / "ponto.beancount")) == 120
     assert not ws.output.exists()
     assert bean_check(ledger) == []
 
@@ -690,7 +682,7 @@ def test_demo_without_fava(bean: Bean, tmp_path: Path, monkeypatch: pytest.Monke
     served = sum(state_counts(run.out))
     assert served > 300
     assert bean_check(folder / "main.beancount") == []
-    assert len(ids_in(folder / "ponto.beancount")) == served
+    assert len(ids_in_file(folder / "ponto.beancount")) == served
     # The demo's import script (for Fava's Import page) finds the demo config.
     (importer,) = runpy.run_path(str(folder / "import.py"))["CONFIG"]
     assert importer.identify(str(folder / "ponto.toml")) is True
@@ -714,7 +706,7 @@ def test_demo_without_fava(bean: Bean, tmp_path: Path, monkeypatch: pytest.Monke
     # A second run reuses the folder and adds nothing twice.
     run = bean("demo", "--no-fava", "--dir", folder)
     assert run.code == 0, run.err
-    assert len(ids_in(folder / "ponto.beancount")) == served
+    assert len(ids_in_file(folder / "ponto.beancount")) == served
     assert bean_check(folder / "main.beancount") == []
 
 
@@ -777,6 +769,7 @@ def test_the_secret_never_shows_even_verbose(
 # -- a whole session as real processes -------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_session_as_real_processes(sim: Simulator, tmp_path: Path) -> None:
     (tmp_path / "main.beancount").write_text(
         'option "title" "Books"\n2020-01-01 open Assets:Bank:Checking\ninclude "ponto.beancount"\n'
@@ -826,6 +819,7 @@ def test_a_session_as_real_processes(sim: Simulator, tmp_path: Path) -> None:
 # -- --refresh and the examples ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sync_refresh_asks_ponto_to_synchronize_first(
     bean: Bean, ws: Workspace, sim: Simulator
 ) -> None:

@@ -280,6 +280,7 @@ def test_sync_refresh_asks_for_account_details_too(ws: Workspace, sim: Simulator
     assert len(created) == 6
 
 
+@pytest.mark.slow
 def test_fava_sync_now_asks_for_account_details_too(sim: Simulator, fava: Fava) -> None:
     assert fava.post("sync").get_json()["data"]["started"] is True
     assert fava.wait_job()["state"] == "done"

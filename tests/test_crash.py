@@ -13,8 +13,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from beancount_ponto.simulator import Simulator
 from tests.conftest import TODAY, bean_check, make_workspace
+
+pytestmark = pytest.mark.slow  # real processes killed with SIGKILL
 
 
 def test_kill_9_anywhere_leaves_a_valid_ledger_and_completes_once(tmp_path: Path) -> None:

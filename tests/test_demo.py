@@ -12,6 +12,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import pytest
 import requests
 
 from beancount_ponto.demo import DEMO_SEED
@@ -38,6 +39,7 @@ def ledger_text(folder: Path) -> str:
     return "".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.beancount")))
 
 
+@pytest.mark.slow
 def test_the_demo_shows_a_belgian_household_not_test_fixtures(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     run = run_demo("--no-fava", "--dir", str(folder))
@@ -61,6 +63,7 @@ def test_the_demo_shows_a_belgian_household_not_test_fixtures(tmp_path: Path) ->
     assert run.stdout.count("bank balance agrees with the ledger") == 3, run.stdout
 
 
+@pytest.mark.slow
 def test_the_demo_ledger_holds_the_earlier_year_booked_by_its_user(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     assert run_demo("--no-fava", "--dir", str(folder)).returncode == 0
@@ -94,6 +97,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_demo_serves_the_page_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PONTO_")}

@@ -20,6 +20,8 @@ from beancount_ponto.simulator import Simulator
 from tests.conftest import bean_check, make_workspace
 from tests.test_fava_extension import add_extension
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

@@ -25,6 +25,8 @@ from tests.conftest import Workspace, make_workspace
 from tests.test_fava_e2e import CHROMIUM, CHROMIUM_ARGS
 from tests.test_fava_extension import WRONG_SECRET, add_extension
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 LONG_WORD = "https://api.myponto.com/accounts/" + "x" * 160
 PAYEE = "Stichting Langenaamvoorbeeldvereniging Voor Zeer Lange Begunstigdenamen"
 

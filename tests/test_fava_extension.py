@@ -255,6 +255,7 @@ def test_link_and_unlink_write_the_config(tmp_path: Path, sim: Simulator) -> Non
     assert fava.post("unlink", {"ponto_id": dollars}).status_code == 400
 
 
+@pytest.mark.slow
 def test_sync_now_appends_and_the_next_request_shows_it(ws: Workspace, fava: Fava) -> None:
     ws.sync()
     checking = ws.sim.account_ids[0]

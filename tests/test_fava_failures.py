@@ -32,6 +32,7 @@ def errors(fava: Fava) -> list[str]:
     return [e["message"] for e in fava.open("/test/api/errors").get_json()["data"]]
 
 
+@pytest.mark.slow
 def test_a_ponto_outage_is_a_failure_reported_once(ws: Workspace, fava: Fava) -> None:
     ws.sync()
     checking = ws.sim.account_ids[0]
@@ -52,6 +53,7 @@ def test_a_ponto_outage_is_a_failure_reported_once(ws: Workspace, fava: Fava) ->
     assert sum(OUTAGE in m for m in errors(fava)) == 1
 
 
+@pytest.mark.slow
 def test_an_outage_is_said_once_after_a_restart_too(ws: Workspace, fava: Fava) -> None:
     ws.sync()
     ws.sim.fail_next(10_000, 503)

@@ -163,6 +163,7 @@ def test_messages_of_the_page_endpoints_follow_the_language(
     assert refused["error"] == catalog(language)["this Ponto account is not linked"]
 
 
+@pytest.mark.slow
 def test_a_sync_jobs_progress_speaks_the_language_of_who_started_it(synced: Workspace) -> None:
     set_language(synced, "nl")
     fava = make_fava(synced, "{'auto_fetch': False}")

@@ -26,6 +26,7 @@ from beancount_ponto.errors import PontoError
 from beancount_ponto.importer import PontoImporter, same_ponto_id
 from beancount_ponto.simulator import Simulator
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import all_ids
 
 IMPORT_SCRIPT = """\
 import beangulp
@@ -52,10 +53,6 @@ def ledger_entries(ws: Workspace) -> list[data.Directive]:
 
 def by_id(entries: list[Any]) -> dict[str, Any]:
     return {e.meta["ponto_id"]: e for e in entries if "ponto_id" in e.meta}
-
-
-def all_ids(sim: Simulator) -> set[str]:
-    return {t["id"] for account in sim.account_ids for t in sim.transactions(account)}
 
 
 def later_day() -> dt.date:
@@ -240,6 +237,7 @@ def run_import(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_import_script_extract_marks_what_the_ledger_has(tmp_path: Path, sim: Simulator) -> None:
     checking, savings, dollars = sim.account_ids
     # A partial sync: only checking and savings are linked at first...

@@ -22,6 +22,7 @@ from beancount_ponto.config import load_config, save_config
 from beancount_ponto.pending import PENDING_EQUITY, collect, pending_account
 from beancount_ponto.simulator import Simulator
 from tests.conftest import TODAY, Workspace, bean_check
+from tests.helpers import booked_ids
 from tests.test_fava_extension import make_fava
 
 SHOP = "Delhaize Elsene"
@@ -29,10 +30,6 @@ SHOP = "Delhaize Elsene"
 
 def pending_ids(sim: Simulator, account: str) -> set[str]:
     return {t["id"] for t in sim.pending_transactions(account)}
-
-
-def booked_ids(sim: Simulator, account: str) -> set[str]:
-    return {t["id"] for t in sim.transactions(account)}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -137,6 +134,7 @@ def test_pending_text_shows_the_available_balance(
     assert SHOP in out and "-42.10 EUR" in out
 
 
+@pytest.mark.slow
 def test_pending_refusal_exits_1_naming_the_account(
     ws: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:

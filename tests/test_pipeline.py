@@ -250,6 +250,7 @@ def test_rules_survive_a_config_save(booked: Workspace) -> None:
     assert after.rules[1].payee == "Employer"
 
 
+@pytest.mark.slow
 def test_smart_importer_wrapping_adds_no_second_leg(booked: Workspace) -> None:
     from beancount import loader
     from smart_importer import PredictPostings

@@ -15,7 +15,8 @@ from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.web_jobs import sync_work
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
-from tests.test_cli import BEAN_PONTO, Bean, bean, ids_in
+from tests.helpers import ids_in_file
+from tests.test_cli import BEAN_PONTO, Bean, bean
 
 __all__ = ["bean"]  # the fixture, imported for its name
 
@@ -28,7 +29,7 @@ def test_a_slow_ponto_is_said_at_once(
     run = bean("--config", ws.root / "ponto.toml", "sync")
     assert run.code == 0, run.err
     assert "Ponto is slow to answer GET /accounts (over 0.05 s; waiting up to 30 s)" in run.err
-    assert len(ids_in(ws.output)) == 120
+    assert len(ids_in_file(ws.output)) == 120
 
 
 def test_a_long_backfill_reports_plain_lines_when_piped(bean: Bean, tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_a_long_backfill_reports_plain_lines_when_piped(bean: Bean, tmp_path: Pa
     assert "Assets:Bank:Checking: 500 new so far" in lines
     assert "Assets:Bank:Checking: wrote 1000 of 1200" in lines
     assert not [line for line in lines if "\r" in line or "%|" in line]  # no bar
-    assert len(ids_in(ws.output)) == 1200
+    assert len(ids_in_file(ws.output)) == 1200
     assert bean_check(ws.ledger) == []
 
 
@@ -101,7 +102,7 @@ def test_a_sync_waiting_for_the_lock_says_so_at_once_and_for_whom(
     assert "waiting up to 60s for the ledger's writer lock" in first
     assert f"held by pid {holder.pid} (hold_the_lock.py {ws.output})" in first
     assert syncing.returncode == 0, first + rest
-    assert len(ids_in(ws.output)) == 120
+    assert len(ids_in_file(ws.output)) == 120
 
 
 def test_the_job_log_names_a_valid_include_line(ws: Workspace) -> None:

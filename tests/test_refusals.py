@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,17 +17,12 @@ from beancount_ponto import cli
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import ids_in
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from beancount_ponto.sync import AccountResult, SyncResult
-
-ID_RE = re.compile(r'ponto_id: "([^"]+)"')
-
-
-def ids_in(text: str) -> Counter[str]:
-    return Counter(ID_RE.findall(text))
 
 
 def of(result: SyncResult, ponto_id: str) -> AccountResult:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +32,7 @@ from beancount_ponto.runner import RedactSecrets, format_duration, parse_duratio
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState, now_utc
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import assert_exactly_once, output_ids, sim_ids
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -117,27 +117,12 @@ def wait_until(what: str, predicate: Callable[[], bool], timeout: float = 20.0) 
         time.sleep(0.05)
 
 
-def ledger_ids(ws: Workspace) -> Counter[str]:
-    """How often each ``ponto_id`` appears in the output file."""
-    return Counter(re.findall(r'^\s+ponto_id: "([^"]+)"', ws.output_text(), re.MULTILINE))
-
-
 def has_id(ws: Workspace, ponto_id: str) -> bool:
-    return ponto_id in ledger_ids(ws)
-
-
-def sim_ids(sim: Simulator, accounts: int = 3) -> set[str]:
-    return {r["id"] for a in sim.account_ids[:accounts] for r in sim.transactions(a)}
-
-
-def assert_exactly_once(ws: Workspace, sim: Simulator, accounts: int = 3) -> None:
-    counts = ledger_ids(ws)
-    assert set(counts) == sim_ids(sim, accounts)
-    assert max(counts.values()) == 1, [i for i, n in counts.items() if n > 1]
+    return ponto_id in output_ids(ws)
 
 
 def has_all(ws: Workspace, sim: Simulator, accounts: int = 3) -> Callable[[], bool]:
-    return lambda: sim_ids(sim, accounts) <= set(ledger_ids(ws))
+    return lambda: sim_ids(sim, accounts) <= set(output_ids(ws))
 
 
 def account_polls(sim: Simulator) -> int:
@@ -189,7 +174,7 @@ def test_run_rejects_a_bad_every_before_doing_anything(
         cli.main(["--config", str(ws.root / "ponto.toml"), "run", "--every", "soon"])
     assert exc.value.code == 2
     assert "invalid duration 'soon'" in capsys.readouterr().err
-    assert not ledger_ids(ws)
+    assert not output_ids(ws)
 
 
 def test_redact_secrets_masks_the_secret_and_bearer_tokens() -> None:
@@ -211,13 +196,13 @@ def test_loop_appends_new_transactions_as_they_appear(ws: Workspace, sim: Simula
     runner = Runner(ws.config, ws.ledger, ws.output, every=1)
     with looping(runner):
         wait_until("the first backfill", has_all(ws, sim))
-        first = set(ledger_ids(ws))
+        first = set(output_ids(ws))
         new = {sim.add_transaction(sim.account_ids[0], "-12.50")}
         new.add(sim.add_transaction(sim.account_ids[2], "99.99", execution_date=TODAY))
-        wait_until("two new transactions", lambda: new <= set(ledger_ids(ws)))
+        wait_until("two new transactions", lambda: new <= set(output_ids(ws)))
         # On the first account: the run that wrote the two above is past it.
         new = {sim.add_transaction(sim.account_ids[0], "1.00")}
-        wait_until("one more", lambda: new <= set(ledger_ids(ws)))
+        wait_until("one more", lambda: new <= set(output_ids(ws)))
         # A tick already past its account list may catch a new transaction, so
         # the second poll may still be due: wait for it rather than race it.
         wait_until("a second poll", lambda: account_polls(sim) >= 2)
@@ -277,6 +262,7 @@ def test_a_link_added_while_running_is_picked_up(tmp_path: Path, sim: Simulator)
     assert_exactly_once(ws, sim, 3)
 
 
+@pytest.mark.slow
 def test_runner_survives_faults_between_ticks_and_catches_up(ws: Workspace, sim: Simulator) -> None:
     faults: list[tuple[str, Callable[[], None]]] = [
         ("503", lambda: sim.fail_next(3, 503)),
@@ -306,6 +292,7 @@ def test_runner_survives_faults_between_ticks_and_catches_up(ws: Workspace, sim:
 # -- --once and status --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_once_exit_status_and_failing_since_in_status(ws: Workspace, sim: Simulator) -> None:
     healthy = bean_ponto(ws, "run", "--once")
     assert healthy.returncode == 0, healthy.stderr
@@ -338,6 +325,7 @@ def test_once_exit_status_and_failing_since_in_status(ws: Workspace, sim: Simula
 # -- stopping and concurrency ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_mid_backfill_stops_cleanly_and_the_next_run_completes_once(
     tmp_path: Path,
 ) -> None:
@@ -346,12 +334,12 @@ def test_sigterm_mid_backfill_stops_cleanly_and_the_next_run_completes_once(
         second = sim.account_ids[1]
         sim.slow_next(10, 0.4, path_contains=f"accounts/{second}/transactions")
         with running(ws, "--every", "1h") as proc:
-            wait_until("the first batch", lambda: bool(ledger_ids(ws)))
+            wait_until("the first batch", lambda: bool(output_ids(ws)))
             assert proc.terminate() == 0, proc.err
         assert "SIGTERM received: stopping after the current write" in proc.err
         assert "Traceback" not in proc.err
         assert bean_check(ws.ledger) == []
-        halfway = ledger_ids(ws)
+        halfway = output_ids(ws)
         assert 0 < len(halfway) < 5000, "the backfill was not interrupted"
         assert max(halfway.values()) == 1
         sim.clear_faults()
@@ -361,6 +349,7 @@ def test_sigterm_mid_backfill_stops_cleanly_and_the_next_run_completes_once(
         assert bean_check(ws.ledger) == []
 
 
+@pytest.mark.slow
 def test_two_runners_and_a_manual_sync_never_duplicate(tmp_path: Path) -> None:
     with Simulator(seed=5, today=TODAY, account_sizes=[700, 700, 700]) as sim:
         ws = make_workspace(tmp_path / "books", sim)
@@ -386,7 +375,7 @@ def test_two_runners_and_a_manual_sync_never_duplicate(tmp_path: Path) -> None:
         assert "Traceback" not in proc.err
         written += sum(int(n) for n in re.findall(r"runner: Assets:\S+: (\d+) new", proc.err))
         assert "already in the ledger" in proc.err  # this runner did sync
-    assert written == len(ledger_ids(ws)), "a transaction was written twice"
+    assert written == len(output_ids(ws)), "a transaction was written twice"
 
 
 def test_a_busy_ledger_makes_the_run_wait_then_skip_with_a_message(ws: Workspace) -> None:
@@ -399,9 +388,9 @@ def test_a_busy_ledger_makes_the_run_wait_then_skip_with_a_message(ws: Workspace
     assert not report.ok
     assert "another bean-ponto writer" in report.message
     assert 0.5 <= waited < 5
-    assert not ledger_ids(ws)
+    assert not output_ids(ws)
     assert runner.tick().outcome == "ok"
-    assert len(ledger_ids(ws)) == 120
+    assert len(output_ids(ws)) == 120
 
 
 def test_stop_while_waiting_for_the_lock_is_quick(ws: Workspace) -> None:
@@ -413,7 +402,7 @@ def test_stop_while_waiting_for_the_lock_is_quick(ws: Workspace) -> None:
         assert time.monotonic() - started < 5
     assert report.outcome == "stopped"
     assert report.ok
-    assert not ledger_ids(ws)
+    assert not output_ids(ws)
 
 
 # -- consent watch ------------------------------------------------------------------------
@@ -485,7 +474,7 @@ def test_a_consent_ponto_refuses_stops_that_account_only(
     assert report.message.startswith("Assets:Bank:Checking: FAILED: Ponto refuses this account")
     assert "reauthorize this account in the Ponto dashboard" in report.message
     assert "Savings" not in report.message
-    ids = ledger_ids(ws)
+    ids = output_ids(ws)
     assert fresh <= set(ids)
     assert blocked not in ids
     assert any("consent REVOKED" in r.getMessage() for r in caplog.records)
@@ -497,6 +486,7 @@ def test_a_consent_ponto_refuses_stops_that_account_only(
 # -- logs ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_secrets_never_logged_even_verbose(ws: Workspace, sim: Simulator, tmp_path: Path) -> None:
     log_file = tmp_path / "runner.log"
     sim.expire_tokens()

@@ -19,18 +19,9 @@ from beancount_ponto.importer import PontoImporter
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import ledger_ids, sim_ids
 
 NOTE = '2026-11-01 note Assets:Bank:Checking "Called the bank about the fees"\n'
-
-
-def ledger_ids(ws: Workspace) -> Counter[str]:
-    """``ponto_id`` of every entry Beancount loads (comments do not count)."""
-    entries, _errors, _options = loader.load_file(str(ws.ledger))
-    return Counter(str(e.meta["ponto_id"]) for e in entries if "ponto_id" in e.meta)
-
-
-def expected_ids(sim: Simulator, accounts: int = 3) -> set[str]:
-    return {r["id"] for a in sim.account_ids[:accounts] for r in sim.transactions(a)}
 
 
 def add_note_in_place(ws: Workspace) -> None:
@@ -80,7 +71,7 @@ def test_an_edit_saved_during_the_withdrawal_touches_nothing_else(
     assert "\n2026-11-21 balance Assets:Bank:Savings" in text
     assert "\n2026-11-21 balance Assets:Bank:Dollars" in text
     counts = ledger_ids(ws)
-    assert set(counts) == expected_ids(ws.sim) and max(counts.values()) == 1
+    assert set(counts) == sim_ids(ws.sim) and max(counts.values()) == 1
     assert counts[late] == 1
     assert bean_check(ws.ledger) == []
 
@@ -110,7 +101,7 @@ def test_an_edit_saved_during_the_replacement_is_kept(
     assert NOTE not in text
     assert "\n; 2026-11-21 balance Assets:Bank:Checking" in text
     counts = ledger_ids(ws)
-    assert set(counts) == expected_ids(ws.sim) and max(counts.values()) == 1
+    assert set(counts) == sim_ids(ws.sim) and max(counts.values()) == 1
     assert counts[late] == 1
     assert bean_check(ws.ledger) == []
 
@@ -169,7 +160,7 @@ def test_the_importer_offers_an_item_served_twice_once(tmp_path: Path) -> None:
         entries = PontoImporter(ws.root / "ponto.toml").extract(str(ws.config.path), [])
         assert not sim.state.faults.pending()  # the repeat was served
         counts = Counter(str(e.meta["ponto_id"]) for e in entries)
-        assert set(counts) == expected_ids(sim, 1)
+        assert set(counts) == sim_ids(sim, 1)
         assert max(counts.values()) == 1
 
 

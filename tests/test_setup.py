@@ -19,7 +19,8 @@ from beancount_ponto.config import load_config
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.simulator.__main__ import build_parser, simulator_from_args
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
-from tests.test_cli import Bean, bean, ids_in, one_error_line, with_config
+from tests.helpers import ids_in_file
+from tests.test_cli import Bean, bean, one_error_line, with_config
 
 __all__ = ["bean"]  # the fixture, imported for its name
 
@@ -64,7 +65,7 @@ def test_the_readme_setup_steps_then_every_command_finds_the_ledger(
         run = bean(*args)
         assert run.code == 0, (args, run.err)
         assert "no ledger given" not in run.text
-    assert len(ids_in(books / "ponto.beancount")) == 40
+    assert len(ids_in_file(books / "ponto.beancount")) == 40
     assert bean_check(books / "main.beancount") == []
 
 

@@ -7,7 +7,6 @@ import datetime as dt
 import re
 import shutil
 import threading
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,7 @@ from beancount_ponto.ledger import scan_ledger
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
-
-ID_RE = re.compile(r'ponto_id: "([^"]+)"')
-
-
-def ids_in(text: str) -> Counter[str]:
-    return Counter(ID_RE.findall(text))
+from tests.helpers import ids_in
 
 
 def of(result: sync_module.SyncResult, ponto_id: str) -> sync_module.AccountResult:

@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import json
 import re
-from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,14 +22,10 @@ from beancount_ponto.simulator import Simulator
 from beancount_ponto.simulator.records import ListOrder
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
+from tests.helpers import ids_in
 
-ID_RE = re.compile(r'ponto_id: "([^"]+)"')
 ORDERS: list[ListOrder] = ["date", "created"]
 BRUSSELS = ZoneInfo("Europe/Brussels")
-
-
-def ids_in(text: str) -> Counter[str]:
-    return Counter(ID_RE.findall(text))
 
 
 def transaction_pages(sim: Simulator) -> int:
