@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Literal
 
 from beancount_ponto.admit import auto_open_date
 from beancount_ponto.config import account_zone
-from beancount_ponto.convert import ConvertOptions, format_entries, transaction_to_entry
+from beancount_ponto.convert import format_entries, transaction_to_entry
 from beancount_ponto.errors import LedgerError, PontoError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger import scan_ledger
+from beancount_ponto.pipeline import convert_options
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -169,13 +170,9 @@ def _account_pending(
     account: Account,
     zone_of: Callable[[AccountLink, Account], dt.tzinfo],
 ) -> AccountPending:
-    options = ConvertOptions(
-        account=link.account,
-        time_zone=zone_of(link, account),
-        counter_account=config.counter_account,
-        use_value_date=link.use_value_date,
-        flag="!",
-        ponto_account_id=account.id,
+    # The sync's own conversion (same day, payee, narration), flagged as not booked.
+    options = dataclasses.replace(
+        convert_options(config, link, account, zone_of(link, account)), flag="!"
     )
     entries = [transaction_to_entry(tx, options) for tx in client.pending_transactions(account.id)]
     items = sorted(
