@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from beancount_ponto.admit import auto_open_date
 from beancount_ponto.config import account_zone
@@ -37,7 +37,7 @@ from beancount_ponto.convert import format_entries, transaction_to_entry
 from beancount_ponto.errors import LedgerError, PontoError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger import scan_ledger
-from beancount_ponto.pipeline import convert_options
+from beancount_ponto.pipeline import account_time_zone, convert_options
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -249,18 +249,11 @@ def unreadable(config: Config, error: str) -> list[AccountPending]:
 
 def bank_zones(config: Config, client: PontoClient) -> Callable[[AccountLink, Account], dt.tzinfo]:
     """``zone_of`` for :func:`collect` outside a sync: the bank's zone asked once per bank."""
-    asked: dict[str, str | None] = {}
+    banks: dict[str, dict[str, Any]] = {}  # one remembered record per bank, as the importer
 
     def zone_of(link: AccountLink, account: Account) -> dt.tzinfo:
-        def bank_zone() -> str | None:
-            fi_id = account.financial_institution_id
-            if not fi_id:
-                return None
-            if fi_id not in asked:
-                asked[fi_id] = client.financial_institution(fi_id).time_zone
-            return asked[fi_id]
-
-        return account_zone(config, link, bank_zone)
+        bank = banks.setdefault(account.financial_institution_id or "", {})
+        return account_time_zone(client, config, link, account, bank)
 
     return zone_of
 
