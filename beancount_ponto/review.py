@@ -20,9 +20,27 @@ from beancount_ponto.learn_cache import _ENTRY_RE, _META_RE, _POSTING_RE, GUESS_
 from beancount_ponto.ledger import ledger_files
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable
     from pathlib import Path
 
-__all__ = ["count_in_text", "count_to_review"]
+__all__ = ["count_in_text", "count_to_review", "waits_for_review"]
+
+
+def waits_for_review(
+    flag: str | None,
+    meta_keys: Collection[str],
+    accounts: Iterable[str],
+    placeholders: frozenset[str],
+    *,
+    review_flag: str = "!",
+    guess_key: str = GUESS_META_KEY,
+) -> bool:
+    """The rule of the module contract, for one entry (read as text or loaded)."""
+    if "ponto_id" not in meta_keys:
+        return False
+    if flag == review_flag and guess_key in meta_keys:
+        return True
+    return any(account in placeholders for account in accounts)
 
 
 def count_in_text(
@@ -37,10 +55,10 @@ def count_in_text(
     for entry in _ENTRY_RE.finditer(text):
         _day, flag, _header, body = entry.groups()
         keys = {key for key, _value in _META_RE.findall(body)}
-        if "ponto_id" not in keys:
-            continue
-        guessed = flag == review_flag and guess_key in keys
-        if guessed or any(p[0] in placeholders for p in _POSTING_RE.findall(body)):
+        accounts = (p[0] for p in _POSTING_RE.findall(body))
+        if waits_for_review(
+            flag, keys, accounts, placeholders, review_flag=review_flag, guess_key=guess_key
+        ):
             count += 1
     return count
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from beancount.core import compare, data
 
 from beancount_ponto.learn_cache import GUESS_META_KEY
+from beancount_ponto.review import waits_for_review
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -68,12 +69,10 @@ class ReviewList:
 
 
 def _waits(txn: data.Transaction, placeholders: frozenset[str], review_flag: str) -> bool:
-    meta = txn.meta or {}
-    if "ponto_id" not in meta:
-        return False
-    if txn.flag == review_flag and GUESS_META_KEY in meta:
-        return True
-    return any(p.account in placeholders for p in txn.postings)
+    accounts = (p.account for p in txn.postings)
+    return waits_for_review(
+        txn.flag, txn.meta or {}, accounts, placeholders, review_flag=review_flag
+    )
 
 
 def _item(txn: data.Transaction) -> ReviewItem:
