@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 RENEW_URL = "https://dashboard.myponto.com"
 DEFAULT_WARNING_DAYS = 30
-REAUTHORIZE = f"reauthorize this account in the Ponto dashboard ({RENEW_URL})"
 
 ConsentState = Literal["ok", "expiring", "expected_passed", "revoked", "unknown"]
 #: The states every channel warns about (status, runner log and notify, Fava page).

@@ -182,10 +182,6 @@ class TxnList:
         """All transactions, newest first (a copy)."""
         return self._items[::-1]
 
-    def newest(self) -> Txn | None:
-        """The newest transaction in list order, or None when empty."""
-        return self._items[-1] if self._items else None
-
     def latest_day(self) -> dt.date | None:
         """The latest execution date, whatever the list order (None when empty)."""
         if self.order == "date":
