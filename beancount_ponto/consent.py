@@ -23,12 +23,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from beancount_ponto.responses import CONSENT_ERROR_CODES
-from beancount_ponto.web_i18n import _
+from beancount_ponto.i18n import _
+from beancount_ponto.ponto.responses import CONSENT_ERROR_CODES
 
 if TYPE_CHECKING:
     from beancount_ponto.errors import ApiError
-    from beancount_ponto.models import Account
+    from beancount_ponto.ponto.models import Account
 
 RENEW_URL = "https://dashboard.myponto.com"
 DEFAULT_WARNING_DAYS = 30
@@ -153,7 +153,7 @@ class ConsentStatus:
     def describe(self) -> str:
         """One line for people, e.g. ``consent expires 2025-01-31 (12 days left)``.
 
-        In English, except on the Fava page in Dutch or French (:mod:`.web_i18n`).
+        In English, except on the Fava page in Dutch or French (:mod:`beancount_ponto.i18n`).
         """
         if self.refusal is not None:
             return _("consent REVOKED: %(problem)s", problem=self.refusal.describe())

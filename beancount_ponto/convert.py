@@ -2,7 +2,7 @@
 
 Contract: everything here is pure (no I/O, no clock, no network).
 
-* :func:`transaction_to_entry` turns one :class:`~beancount_ponto.models.Transaction`
+* :func:`transaction_to_entry` turns one :class:`~beancount_ponto.ponto.models.Transaction`
   into a balanced ``beancount.core.data.Transaction`` with two explicit postings:
   the linked account gets exactly the Decimal amount Ponto sent, the counter
   account its negation, both written with at least the currency's ISO 4217
@@ -14,7 +14,7 @@ Contract: everything here is pure (no I/O, no clock, no network).
   ``remittance_information_array``) unless they repeat the narration.
   Metadata starts with ``ponto_id`` (the dedup key), followed by the non-empty
   bank fields in a fixed order (``internal_reference`` included).
-* :func:`balance_to_entry` turns an :class:`~beancount_ponto.models.Account`'s
+* :func:`balance_to_entry` turns an :class:`~beancount_ponto.ponto.models.Account`'s
   current balance into a ``balance`` assertion on the day after its reference date.
 * :func:`clean_text` makes bank text one safe line: NFC, line breaks and ``<br>``
   become ``" | "``, control and invisible/bidi characters go, whitespace collapses.
@@ -48,7 +48,7 @@ from beancount_ponto.errors import ConfigError, MalformedResponseError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from beancount_ponto.models import Account, Transaction
+    from beancount_ponto.ponto.models import Account, Transaction
 
 __all__ = [
     "ConvertOptions",

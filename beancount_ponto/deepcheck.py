@@ -1,6 +1,6 @@
 """The deep check: read an account's whole list, bring in what is missing, compare balances.
 
-The ordinary walk (:func:`beancount_ponto.fetch.walk`) stops early; a
+The ordinary walk (:func:`beancount_ponto.walk.walk`) stops early; a
 transaction Ponto delivers more than ``overlap_days`` late, below what the walk
 reads, would stay missing. The deep check is the safety net, with Ponto's
 balance as the end-to-end checksum.
@@ -35,8 +35,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from beancount_ponto import balance
+from beancount_ponto.i18n import _
 from beancount_ponto.state import from_iso, to_iso
-from beancount_ponto.web_i18n import _
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -52,7 +52,6 @@ from beangulp.importer import Importer
 from beancount_ponto.config import load_config
 from beancount_ponto.consent import refusal_of
 from beancount_ponto.errors import PontoError
-from beancount_ponto.fetch import make_client
 from beancount_ponto.pipeline import (
     Booker,
     account_time_zone,
@@ -61,6 +60,7 @@ from beancount_ponto.pipeline import (
     not_shared,
 )
 from beancount_ponto.state import SyncState
+from beancount_ponto.walk import make_client
 
 if TYPE_CHECKING:
     from types import FrameType

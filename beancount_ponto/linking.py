@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from beancount_ponto.config import Config
-    from beancount_ponto.models import Account
+    from beancount_ponto.ponto.models import Account
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ if TYPE_CHECKING:
 
     from beancount.core import data
 
-    from beancount_ponto.client import PontoClient
     from beancount_ponto.config import AccountLink, Config
-    from beancount_ponto.models import Account, FinancialInstitution
+    from beancount_ponto.ponto.client import PontoClient
+    from beancount_ponto.ponto.models import Account, FinancialInstitution
 
 __all__ = [
     "PENDING_EQUITY",

@@ -8,7 +8,7 @@ same entry the same way.
 Contract:
 
 * :func:`new_entries` walks one account's transactions (newest first, with the
-  stop rule of :mod:`beancount_ponto.fetch`), yields each transaction Ponto
+  stop rule of :mod:`beancount_ponto.walk`), yields each transaction Ponto
   serves once (a second copy on another page is dropped) and, for those the
   caller does not know (or all, for the importer's duplicates), the booked entry.
 * :class:`Booker` books the other leg (:func:`beancount_ponto.booking.book`):
@@ -35,12 +35,12 @@ from beancount_ponto.booking import book
 from beancount_ponto.config import account_zone
 from beancount_ponto.convert import ConvertOptions, transaction_to_entry
 from beancount_ponto.errors import PontoError
-from beancount_ponto.fetch import WalkStats, entry_date, walk
 from beancount_ponto.learn import Model
 from beancount_ponto.learn_cache import GUESS_META_KEY, cache_path, load_cache, refresh, save_cache
 from beancount_ponto.rules import BankFields
 from beancount_ponto.state import now_utc
 from beancount_ponto.transfers import own_accounts, transfer_leg
+from beancount_ponto.walk import WalkStats, entry_date, walk
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -50,10 +50,10 @@ if TYPE_CHECKING:
     from beancount.core import data
 
     from beancount_ponto.booking import Booking
-    from beancount_ponto.client import PontoClient
     from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.learn_cache import LearnCache
-    from beancount_ponto.models import Account, Transaction
+    from beancount_ponto.ponto.client import PontoClient
+    from beancount_ponto.ponto.models import Account, Transaction
 
 __all__ = [
     "Booker",

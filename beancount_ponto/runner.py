@@ -49,19 +49,19 @@ import schedule
 
 from beancount_ponto.config import load_config
 from beancount_ponto.errors import LockTimeoutError, PontoError
-from beancount_ponto.fetch import make_client
 from beancount_ponto.ledger import writer_lock
 from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
 from beancount_ponto.status import link_statuses
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
+from beancount_ponto.walk import make_client
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
     from pathlib import Path
 
-    from beancount_ponto.client import PontoClient
     from beancount_ponto.config import Config
+    from beancount_ponto.ponto.client import PontoClient
 
 log = logging.getLogger("beancount_ponto.runner")
 

@@ -26,7 +26,7 @@ from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
-    from beancount_ponto.models import Account
+    from beancount_ponto.ponto.models import Account
     from beancount_ponto.results import AccountResult
 
 #: Ponto refreshes every account 4 times a day: a last refresh older than this is stale.

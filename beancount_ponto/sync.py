@@ -22,7 +22,7 @@ Contract of :func:`run_sync`:
   batches (SIGTERM) or crashing anywhere leaves a valid ledger and the next
   run completes the set exactly once.
 * Each account's list is walked until the stop rule of
-  :mod:`beancount_ponto.fetch` says stop, or wholly when its deep check is due
+  :mod:`beancount_ponto.walk` says stop, or wholly when its deep check is due
   (:mod:`beancount_ponto.deepcheck`: ``full``, daily, or after a balance
   mismatch); a deep check's outcome is remembered only for a complete run.
 * Nothing the ledger would reject is written (:mod:`beancount_ponto.admit`):
@@ -58,7 +58,6 @@ from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, c
 from beancount_ponto.consent import ConsentRefusal, current_refusal, refusal_from_error
 from beancount_ponto.convert import ConvertOptions, balance_to_entry, format_entries
 from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
-from beancount_ponto.fetch import WalkStats
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
     OUTPUT_HEADER,
@@ -81,6 +80,7 @@ from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
 from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import REFUSAL_KEY, record_outcome
+from beancount_ponto.walk import WalkStats
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -88,9 +88,9 @@ if TYPE_CHECKING:
 
     from beancount.core.data import Balance
 
-    from beancount_ponto.client import PontoClient
     from beancount_ponto.config import AccountLink, Config
-    from beancount_ponto.models import Account
+    from beancount_ponto.ponto.client import PontoClient
+    from beancount_ponto.ponto.models import Account
 
 log = logging.getLogger(__name__)
 

@@ -34,14 +34,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from beancount_ponto.client import PontoClient
 from beancount_ponto.config import Config, Credentials, resolve_credentials
 from beancount_ponto.convert import local_date
+from beancount_ponto.ponto.client import PontoClient
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from beancount_ponto.models import Transaction
+    from beancount_ponto.ponto.models import Transaction
 
 
 def make_client(config: Config, credentials: Credentials | None = None) -> PontoClient:

@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from beancount_ponto.cli.demo import connect
 from beancount_ponto.config import Credentials, load_config
-from beancount_ponto.demo import connect
-from beancount_ponto.fetch import make_client
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from beancount_ponto.sync import SyncOptions, run_sync
+from beancount_ponto.walk import make_client
 
 if TYPE_CHECKING:
     from beancount_ponto.simulator.records import ListOrder

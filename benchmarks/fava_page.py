@@ -26,11 +26,11 @@ from pathlib import Path
 
 from fava.application import create_app
 
-from beancount_ponto.client import PontoClient
+from beancount_ponto.cli.demo import connect
 from beancount_ponto.config import (
     Credentials,
 )
-from beancount_ponto.demo import connect
+from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, run_sync
 

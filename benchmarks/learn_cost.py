@@ -30,16 +30,16 @@ import time
 from pathlib import Path
 
 from beancount_ponto.booking import book
+from beancount_ponto.cli.demo import connect
 from beancount_ponto.config import Credentials, load_config
 from beancount_ponto.convert import ConvertOptions, format_entries, transaction_to_entry
-from beancount_ponto.demo import connect
-from beancount_ponto.fetch import make_client
 from beancount_ponto.learn import Model
 from beancount_ponto.learn_cache import GUESS_META_KEY, cache_path, load_cache, refresh, save_cache
 from beancount_ponto.rules import BankFields
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.simulator.history import BRUSSELS, Booked, household_history
 from beancount_ponto.sync import run_sync
+from beancount_ponto.walk import make_client
 
 BANK = "Assets:Bank:Checking"
 OPTIONS = ConvertOptions(account=BANK, time_zone=BRUSSELS)

@@ -40,11 +40,11 @@ from typing import Any
 import requests
 from beancount import loader
 
-from beancount_ponto.client import PontoClient
+from beancount_ponto.cli.demo import connect
 from beancount_ponto.config import (
     Credentials,
 )
-from beancount_ponto.demo import connect
+from beancount_ponto.ponto.client import PontoClient
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -200,7 +200,7 @@ def soak(args: argparse.Namespace, rng: random.Random, root: Path, sim: Sim) -> 
     output = books / "ponto.beancount"
     state = sim.admin("state")
     account_ids = [a["id"] for a in state["accounts"]]
-    cli = [sys.executable, "-m", "beancount_ponto.cli", "--config", str(config_path)]
+    cli = [sys.executable, "-m", "beancount_ponto.cli.main", "--config", str(config_path)]
     log_path = root / "runner.log"
     with open(root / "runner.stderr", "wb") as err:
         runner = subprocess.Popen(

@@ -28,14 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from beancount_ponto.cli.demo import connect
 from beancount_ponto.config import (
     Credentials,
     load_config,
 )
-from beancount_ponto.demo import connect
-from beancount_ponto.fetch import make_client
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import run_sync
+from beancount_ponto.walk import make_client
 
 TODAY = dt.date(2026, 11, 20)
 NAMES = ["Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars"]

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from beancount import loader
 
-from beancount_ponto.client import PontoClient
+from beancount_ponto.cli.demo import LEDGER_ACCOUNTS, connect
 from beancount_ponto.config import (
     Config,
     Credentials,
     load_config,
 )
-from beancount_ponto.demo import LEDGER_ACCOUNTS, connect
+from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from beancount_ponto import cli, sync
+from beancount_ponto import sync
+from beancount_ponto.cli import main as cli
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
@@ -29,7 +30,7 @@ BALANCE_BLOCK = re.compile(
 
 def bean_ponto(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     """The real ``bean-ponto`` command in a subprocess."""
-    code = "import sys; from beancount_ponto.cli import main; sys.exit(main())"
+    code = "import sys; from beancount_ponto.cli.main import main; sys.exit(main())"
     return subprocess.run(
         [sys.executable, "-c", code, "--config", str(ws.config.path), *args],
         env={**os.environ, "PYTHONPATH": str(ROOT)},

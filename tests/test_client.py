@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from beancount_ponto.client import PontoClient, _has_limit
 from beancount_ponto.errors import (
     BadCredentialsError,
     ConsentExpiredError,
@@ -17,6 +16,7 @@ from beancount_ponto.errors import (
     ServerError,
     TransportError,
 )
+from beancount_ponto.ponto.client import PontoClient, _has_limit
 from beancount_ponto.simulator import Simulator
 from tests.conftest import no_sleep
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from beancount_ponto import cli, errors
+from beancount_ponto import errors
+from beancount_ponto.cli import main as cli
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.importer import PontoImporter
-from beancount_ponto.runloop import Runner
+from beancount_ponto.runner import Runner
 from beancount_ponto.state import SyncState, now_utc
 from beancount_ponto.status import link_statuses
 from tests.conftest import Workspace, bean_check
@@ -32,7 +33,7 @@ from tests.test_fava_extension import Fava, consent_state, make_fava, row_html
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from beancount_ponto.client import PontoClient
+    from beancount_ponto.ponto.client import PontoClient
     from beancount_ponto.simulator import Simulator
     from beancount_ponto.sync import AccountResult, SyncResult
 

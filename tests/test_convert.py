@@ -21,7 +21,7 @@ from beancount_ponto.convert import (
     transaction_to_entry,
 )
 from beancount_ponto.errors import ConfigError, MalformedResponseError
-from beancount_ponto.models import Account, Transaction
+from beancount_ponto.ponto.models import Account, Transaction
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 OPTS = ConvertOptions(account="Assets:Bank:Checking", time_zone=BRUSSELS)

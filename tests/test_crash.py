@@ -30,7 +30,7 @@ def test_kill_9_anywhere_leaves_a_valid_ledger_and_completes_once(tmp_path: Path
         command = [
             sys.executable,
             "-m",
-            "beancount_ponto.cli",
+            "beancount_ponto.cli.main",
             "--config",
             str(ws.root / "ponto.toml"),
             "sync",
@@ -69,7 +69,7 @@ def test_kill_9_after_a_late_transaction_leaves_a_valid_ledger(tmp_path: Path) -
         command = [
             sys.executable,
             "-m",
-            "beancount_ponto.cli",
+            "beancount_ponto.cli.main",
             "--config",
             str(ws.root / "ponto.toml"),
             "sync",

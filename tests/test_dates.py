@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from beancount_ponto.client import PontoClient
 from beancount_ponto.importer import PontoImporter
+from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.simulator import Simulator
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from beancount_ponto.demo import DEMO_SEED
+from beancount_ponto.cli.demo import DEMO_SEED
 from beancount_ponto.simulator import Simulator
 from tests.conftest import bean_check
 
@@ -26,7 +26,7 @@ HOSTILE = re.compile("<script|onerror|<img|<br>|[\u0590-\u08ff\u200b-\u200f\u202
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PONTO_")}
     return subprocess.run(
-        [sys.executable, "-m", "beancount_ponto.cli", "demo", *args],
+        [sys.executable, "-m", "beancount_ponto.cli.main", "demo", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -105,7 +105,7 @@ def test_demo_serves_the_page_and_stops_on_sigterm(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "beancount_ponto.cli",
+            "beancount_ponto.cli.main",
             "demo",
             "--dir",
             str(tmp_path / "demo"),
@@ -153,7 +153,7 @@ def test_demo_serves_the_page_and_stops_on_sigterm(tmp_path: Path) -> None:
         ):
             time.sleep(0.1)
         sync = subprocess.run(
-            [sys.executable, "-m", "beancount_ponto.cli", "--config", str(config), "sync"],
+            [sys.executable, "-m", "beancount_ponto.cli.main", "--config", str(config), "sync"],
             capture_output=True, text=True, env=env, timeout=120, check=False,
         )  # fmt: skip
         assert sync.returncode == 0, sync.stdout + sync.stderr

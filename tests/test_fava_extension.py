@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from fava.application import create_app
+from fava_ponto.page import PageSettings
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from beancount_ponto.cli import main as cli_main
+from beancount_ponto.cli.main import main as cli_main
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.simulator import Simulator
-from beancount_ponto.web import PageSettings
 from tests.conftest import Workspace, bean_check, make_workspace
 
 PAGE = "/test/extension/FavaPonto/"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from beancount_ponto import cli
+from beancount_ponto.cli import main as cli
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.pending import PENDING_EQUITY, collect, pending_account
 from beancount_ponto.simulator import Simulator

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fava_ponto.jobs import sync_work
 
-from beancount_ponto import client as client_module
+from beancount_ponto.ponto import client as client_module
 from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.simulator import Simulator
-from beancount_ponto.web_jobs import sync_work
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 from tests.helpers import ids_in_file
 from tests.test_cli import BEAN_PONTO, Bean, bean

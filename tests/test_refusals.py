@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from beancount_ponto import cli
+from beancount_ponto.cli import main as cli
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from beancount_ponto import cli
+from beancount_ponto.cli import main as cli
+from beancount_ponto.cli.run import RedactSecrets, format_duration, parse_duration, status_lines
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.ledger import writer_lock
-from beancount_ponto.runloop import RUNNER_KEY, Runner
-from beancount_ponto.runner import RedactSecrets, format_duration, parse_duration, status_lines
+from beancount_ponto.runner import RUNNER_KEY, Runner
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState, now_utc
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
@@ -37,8 +37,8 @@ from tests.helpers import assert_exactly_once, output_ids, sim_ids
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from beancount_ponto.client import PontoClient
     from beancount_ponto.config import Config
+    from beancount_ponto.ponto.client import PontoClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def command(ws: Workspace, *args: str, verbose: bool = False) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "beancount_ponto.cli",
+        "beancount_ponto.cli.main",
         "--config",
         str(ws.root / "ponto.toml"),
         *extra,
@@ -225,7 +225,7 @@ def test_loop_appends_new_transactions_as_they_appear(ws: Workspace, sim: Simula
 
 
 def test_the_loop_never_dies_of_unexpected_errors(ws: Workspace, sim: Simulator) -> None:
-    from beancount_ponto.fetch import make_client
+    from beancount_ponto.walk import make_client
 
     attempts: list[int] = []
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from beancount import loader
 
-from beancount_ponto import cli
+from beancount_ponto.cli import main as cli
 from beancount_ponto.importer import PontoImporter
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from beancount import loader
+from fava_ponto.forms import PageInputError, text_field
+from fava_ponto.jobs import JobRunner
+from fava_ponto.ledger_index import LedgerIndex
+from fava_ponto.page import PageSettings, cross_site_error
 
 from beancount_ponto.errors import TransportError
-from beancount_ponto.web import PageSettings, cross_site_error
-from beancount_ponto.web_input import PageInputError, text_field
-from beancount_ponto.web_jobs import JobRunner
-from beancount_ponto.web_ledger import LedgerIndex
 
 
 @pytest.mark.parametrize(

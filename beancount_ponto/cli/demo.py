@@ -31,7 +31,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.client import PontoClient
 from beancount_ponto.config import (
     AccountLink,
     Config,
@@ -42,6 +41,7 @@ from beancount_ponto.config import (
     store_credentials,
 )
 from beancount_ponto.errors import ConfigError
+from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.sync import SyncOptions, run_sync
 
 if TYPE_CHECKING:

@@ -23,7 +23,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from beancount_ponto import __version__, demo, pending, runner
+from beancount_ponto import __version__, pending
+from beancount_ponto.cli import demo
+from beancount_ponto.cli import run as run_command
 from beancount_ponto.config import (
     CONFIG_ENV,
     Config,
@@ -36,7 +38,6 @@ from beancount_ponto.config import (
     zone,
 )
 from beancount_ponto.errors import ConfigError, CredentialsMissingError, PontoError
-from beancount_ponto.fetch import make_client
 from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
 from beancount_ponto.progress import ConsoleProgress
@@ -44,12 +45,13 @@ from beancount_ponto.review import count_to_review
 from beancount_ponto.state import SyncState, now_utc, to_iso
 from beancount_ponto.status import link_statuses, stale_warning
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
+from beancount_ponto.walk import make_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from beancount_ponto.client import PontoClient
-    from beancount_ponto.models import Account
+    from beancount_ponto.ponto.client import PontoClient
+    from beancount_ponto.ponto.models import Account
     from beancount_ponto.status import LinkStatus
 
 log = logging.getLogger("beancount_ponto")
@@ -343,7 +345,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                     "live": accounts is not None,
                     "note": note,
                     "accounts": [s.to_json() for s in statuses],
-                    "runner": state.extra.get(runner.RUNNER_KEY),
+                    "runner": state.extra.get(run_command.RUNNER_KEY),
                     "to_review": waiting,
                 },
                 indent=2,
@@ -380,7 +382,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
             if check
             else "  deep check: never"
         )
-    for line in runner.status_lines(state):
+    for line in run_command.status_lines(state):
         _out(line)
     if waiting is not None:
         _out(
@@ -507,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--existing", help="the ledger to leave out what it already has")
     p.set_defaults(func=cmd_extract)
 
-    runner.add_parser(sub)
+    run_command.add_parser(sub)
     demo.add_parser(sub)
     return parser
 

@@ -1,6 +1,6 @@
 """``bean-ponto run``: the unattended, scheduled sync.
 
-This module is the command; the engine is :mod:`beancount_ponto.runloop`.
+This module is the command; the engine is :mod:`beancount_ponto.runner`.
 
 Contract:
 
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.config import resolve_credentials
 from beancount_ponto.errors import PontoError
-from beancount_ponto.runloop import RUNNER_KEY, Runner, TickReport
+from beancount_ponto.runner import RUNNER_KEY, Runner, TickReport
 from beancount_ponto.state import now_utc, to_iso
 
 if TYPE_CHECKING:

@@ -41,8 +41,8 @@ from beancount_ponto.errors import (
     ServerError,
     TransportError,
 )
-from beancount_ponto.models import Account, FinancialInstitution, Synchronization, Transaction
-from beancount_ponto.responses import decode, error_from, origin
+from beancount_ponto.ponto.models import Account, FinancialInstitution, Synchronization, Transaction
+from beancount_ponto.ponto.responses import decode, error_from, origin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

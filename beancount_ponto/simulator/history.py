@@ -2,7 +2,7 @@
 
 Used by the learning tests and ``benchmarks/learn_accuracy.py``. Contract:
 :func:`household_history` is deterministic for a seed and returns
-:class:`Booked` items (a Ponto :class:`~beancount_ponto.models.Transaction` and
+:class:`Booked` items (a Ponto :class:`~beancount_ponto.ponto.models.Transaction` and
 the account the user booked its other leg to), oldest first.
 
 What makes it hard on purpose: card payments with no counterpart name, the
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from beancount_ponto.models import Transaction
+from beancount_ponto.ponto.models import Transaction
 
 __all__ = ["Booked", "household_history"]
 

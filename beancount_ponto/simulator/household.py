@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.models import Transaction
+from beancount_ponto.ponto.models import Transaction
 from beancount_ponto.simulator.catalog import belgian_bban, iban
 from beancount_ponto.simulator.data import build_accounts as build_default_accounts
 from beancount_ponto.simulator.data import new_id

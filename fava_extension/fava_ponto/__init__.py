@@ -10,7 +10,7 @@ or, with settings (paths relative to the ledger)::
 
 The optional config (a Python literal) is the path of the bean-ponto config
 file or a dict, relative to the ledger; the default is ``ponto.toml`` beside
-it (see :class:`beancount_ponto.web_input.PageSettings`).
+it (see :class:`fava_ponto.forms.PageSettings`).
 
 Contract: this module is Flask glue only; every decision is made by
 :class:`beancount_ponto.web.PontoPage`. Endpoints (under
@@ -49,10 +49,10 @@ from beancount_ponto.errors import (
     LockTimeoutError,
     PontoError,
 )
-from beancount_ponto.web import PageInputError, PageSettings, PontoPage, cross_site_error
-from beancount_ponto.web_i18n import _, use
-from beancount_ponto.web_input import host_error
+from beancount_ponto.i18n import _, use
 from fava_ponto import i18n
+from fava_ponto.forms import host_error
+from fava_ponto.page import PageInputError, PageSettings, PontoPage, cross_site_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from flask.wrappers import Response
 
     from beancount_ponto.consent import ConsentState
-    from beancount_ponto.web_view import PageView
+    from fava_ponto.view import PageView
 
 READ_ONLY_MESSAGE = "Fava runs read-only (--read-only): changes are disabled on this page."
 _JS = Path(__file__).parent / "FavaPonto.js"

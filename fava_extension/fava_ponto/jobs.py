@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from beancount_ponto.errors import PontoError
-from beancount_ponto.fetch import make_client
+from beancount_ponto.i18n import _
 from beancount_ponto.state import now_utc, to_iso
 from beancount_ponto.sync import SyncOptions, run_sync
-from beancount_ponto.web_i18n import _
-from beancount_ponto.web_view import problem_key
+from beancount_ponto.walk import make_client
+from fava_ponto.view import problem_key
 
 if TYPE_CHECKING:
     import datetime as dt

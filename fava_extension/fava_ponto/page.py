@@ -2,11 +2,11 @@
 
 :class:`PontoPage` is what the ``fava_ponto`` extension delegates to. Contract:
 
-* **Settings** come parsed (:class:`~beancount_ponto.web_input.PageSettings`);
+* **Settings** come parsed (:class:`~fava_ponto.forms.PageSettings`);
   their ``fetch_stale_minutes`` / ``consent_warning_days`` override the config
   file's for the page only and are never saved.
 * **Ledger data.** :meth:`PontoPage.ledger_loaded` is called after every load
-  with Fava's entries; the :class:`~beancount_ponto.web_ledger.LedgerIndex` is
+  with Fava's entries; the :class:`~fava_ponto.ledger_index.LedgerIndex` is
   built from them on first need, once per load, never by re-reading files.
 * **Secrets.** Credentials are verified against Ponto before being stored (the
   same 0600 store as ``bean-ponto login``); no return value, view or message
@@ -18,7 +18,7 @@
 * **Writes.** Links go to the config file (atomically); transactions only
   through :func:`~beancount_ponto.sync.run_sync` in a background job (one at a
   time), after which ``notify(output)`` tells Fava to reload.
-* **Input** problems raise :class:`~beancount_ponto.web_input.PageInputError`.
+* **Input** problems raise :class:`~fava_ponto.forms.PageInputError`.
 """
 
 from __future__ import annotations
@@ -43,17 +43,17 @@ from beancount_ponto.config import (
     stored_credentials,
 )
 from beancount_ponto.errors import AuthError, ConfigError, CredentialsMissingError, PontoError
-from beancount_ponto.fetch import make_client
+from beancount_ponto.i18n import _
 from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import describe_link
 from beancount_ponto.state import SyncState, from_iso, now_utc
 from beancount_ponto.status import link_statuses
-from beancount_ponto.web_i18n import _
-from beancount_ponto.web_input import PageInputError, PageSettings, cross_site_error, text_field
-from beancount_ponto.web_jobs import JobRunner, sync_work
-from beancount_ponto.web_ledger import LedgerIndex
-from beancount_ponto.web_review import ReviewList, to_review
-from beancount_ponto.web_view import (
+from beancount_ponto.walk import make_client
+from fava_ponto.forms import PageInputError, PageSettings, cross_site_error, text_field
+from fava_ponto.jobs import JobRunner, sync_work
+from fava_ponto.ledger_index import LedgerIndex
+from fava_ponto.review import ReviewList, to_review
+from fava_ponto.view import (
     AccountRow,
     CredentialsView,
     PageView,
@@ -67,9 +67,9 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Iterable, Mapping
 
-    from beancount_ponto.client import PontoClient
-    from beancount_ponto.models import Account, FinancialInstitution
     from beancount_ponto.pending import AccountPending
+    from beancount_ponto.ponto.client import PontoClient
+    from beancount_ponto.ponto.models import Account, FinancialInstitution
 
 __all__ = ["PageInputError", "PageSettings", "PontoPage", "cross_site_error"]
 

@@ -3,7 +3,7 @@
 Contract: :func:`build_rows` merges Ponto's live account list (when it could
 be read), the saved state (what the last runs saw) and the account links into
 one :class:`AccountRow` per Ponto account; nothing here does I/O. Ledger
-balances come from a :class:`~beancount_ponto.web_ledger.LedgerIndex` at the
+balances come from a :class:`~fava_ponto.ledger_index.LedgerIndex` at the
 end of the bank balance's reference day (in the bank's time zone, as the sync's
 balance assertions use), so a row's ``difference`` is exactly what would stop
 a balance assertion. All text stays plain: escaping is the template's job
@@ -24,19 +24,19 @@ from beancount_ponto.config import account_zone, local_zone
 from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
 from beancount_ponto.convert import local_date
 from beancount_ponto.deepcheck import DeepCheck, last_check
+from beancount_ponto.i18n import _
 from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.state import from_iso, to_iso
 from beancount_ponto.status import account_facts
 from beancount_ponto.status import is_stale as ponto_is_stale
-from beancount_ponto.web_i18n import _
-from beancount_ponto.web_review import ReviewList
+from fava_ponto.review import ReviewList
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
-    from beancount_ponto.models import Account, FinancialInstitution
     from beancount_ponto.pending import AccountPending
+    from beancount_ponto.ponto.models import Account, FinancialInstitution
     from beancount_ponto.state import SyncState
-    from beancount_ponto.web_ledger import LedgerIndex, LedgerTxn
+    from fava_ponto.ledger_index import LedgerIndex, LedgerTxn
 
 RUNS_SHOWN = 8
 _REQUEST_ID = re.compile(r"\s*\(request id [^)]*\)")
