@@ -1,4 +1,4 @@
-"""Settings, account links and the credential store.
+"""Settings and account links (secrets are in :mod:`beancount_ponto.credentials`).
 
 The configuration file is TOML (``ponto.toml``) and holds options and the
 links from Ponto accounts to ledger accounts, never secrets::
@@ -35,21 +35,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import os
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beancount.core import account as bc_account
 
-from beancount_ponto.errors import ConfigError, CredentialsMissingError
+from beancount_ponto.errors import ConfigError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger_options import check_credentials_place
 from beancount_ponto.rules import Rule, parse_rules
+from beancount_ponto.timeutil import DEFAULT_ZONE, zone
 from beancount_ponto.tomledit import check_keys, merge_document
 from beancount_ponto.transfers import DEFAULT_TRANSFER_ACCOUNT, parse_own_accounts
 
@@ -59,8 +58,6 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.myponto.com"
 CONFIG_ENV = "BEAN_PONTO_CONFIG"
 DEFAULT_CONFIG_NAME = "ponto.toml"
-#: The zone of an account's dates when neither the link, the config nor the bank names one.
-DEFAULT_ZONE = "Europe/Brussels"
 
 
 def check_account_name(name: str) -> str:
@@ -90,29 +87,6 @@ def check_link_account(name: str, roots: tuple[str, str] = ("Assets", "Liabiliti
             f"account under {roots[0]}: or {roots[1]}: (like {roots[0]}:Bank:Checking)"
         )
     return name
-
-
-def zone(name: str) -> dt.tzinfo:
-    """Return the time zone called ``name`` (IANA name such as ``Europe/Brussels``)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {name!r} (use a name like Europe/Brussels)") from None
-
-
-def local_zone() -> dt.tzinfo:
-    """The machine's own time zone, with its daylight-saving rules when known."""
-    tz_name = os.environ.get("TZ", "").lstrip(":")
-    if tz_name:
-        try:
-            return ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        with open("/etc/localtime", "rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
-    except OSError:
-        return dt.datetime.now().astimezone().tzinfo or dt.UTC
 
 
 def account_zone(
@@ -470,53 +444,3 @@ def save_config(config: Config) -> None:
         header="# bean-ponto configuration: options and account links (never secrets)\n",
     )
     atomic_write_text(config.path, text)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A Ponto custom integration's Client ID and Client Secret."""
-
-    client_id: str
-    client_secret: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return f"Credentials(client_id={self.client_id!r}, client_secret=<hidden>)"
-
-
-def store_credentials(path: Path, credentials: Credentials) -> None:
-    """Store the credentials in ``path`` with mode 0600 (folder 0700 when created)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    payload = {"client_id": credentials.client_id, "client_secret": credentials.client_secret}
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n", mode=0o600)
-
-
-def stored_credentials(path: Path) -> Credentials | None:
-    """The credentials stored in ``path``, or None when there are none."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"{path}: unreadable credentials file ({exc.__class__.__name__})"
-        ) from None
-    cid, secret = raw.get("client_id"), raw.get("client_secret")
-    if not isinstance(cid, str) or not isinstance(secret, str) or not cid or not secret:
-        raise ConfigError(f"{path}: credentials file lacks client_id or client_secret")
-    return Credentials(cid, secret)
-
-
-def resolve_credentials(config: Config) -> Credentials:
-    """Environment first (``PONTO_CLIENT_ID``/``PONTO_CLIENT_SECRET``), then the store.
-
-    Raises:
-        CredentialsMissingError: if neither has both values.
-    """
-    env_id = os.environ.get("PONTO_CLIENT_ID")
-    env_secret = os.environ.get("PONTO_CLIENT_SECRET")
-    stored = stored_credentials(config.credentials_path())
-    cid = env_id or (stored.client_id if stored else None)
-    secret = env_secret or (stored.client_secret if stored else None)
-    if not cid or not secret:
-        raise CredentialsMissingError()
-    return Credentials(cid, secret)

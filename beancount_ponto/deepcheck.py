@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from beancount_ponto import balance
 from beancount_ponto.i18n import _
-from beancount_ponto.state import from_iso, to_iso
+from beancount_ponto.timeutil import from_iso, to_iso
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -51,6 +51,7 @@ from beangulp.importer import Importer
 
 from beancount_ponto.config import load_config
 from beancount_ponto.consent import refusal_of
+from beancount_ponto.credentials import client_for
 from beancount_ponto.errors import PontoError
 from beancount_ponto.pipeline import (
     Booker,
@@ -60,7 +61,6 @@ from beancount_ponto.pipeline import (
     not_shared,
 )
 from beancount_ponto.state import SyncState
-from beancount_ponto.walk import make_client
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -181,7 +181,7 @@ class PontoImporter(Importer):
         deleted = _written_by_sync(config) - known if known else set()
         ledger = config.ledger
         booker = Booker(config, ledger, config.output_path(ledger) if ledger else None)
-        client = make_client(config)
+        client = client_for(config)
         entries: list[data.Directive] = []
         failures: list[str] = []
         try:

@@ -38,7 +38,7 @@ from beancount_ponto.errors import PontoError
 from beancount_ponto.learn import Model
 from beancount_ponto.learn_cache import GUESS_META_KEY, cache_path, load_cache, refresh, save_cache
 from beancount_ponto.rules import BankFields
-from beancount_ponto.state import now_utc
+from beancount_ponto.timeutil import now_utc
 from beancount_ponto.transfers import own_accounts, transfer_leg
 from beancount_ponto.walk import WalkStats, entry_date, walk
 

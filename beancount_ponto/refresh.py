@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 from beancount_ponto.consent import ConsentRefusal
 from beancount_ponto.errors import PontoError
 from beancount_ponto.ponto.responses import CONSENT_ERROR_CODES
-from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
+from beancount_ponto.timeutil import from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink
     from beancount_ponto.ponto.client import PontoClient
     from beancount_ponto.ponto.models import Account, Synchronization
     from beancount_ponto.results import AccountResult, SyncOptions
+    from beancount_ponto.state import SyncState
 
 SYNC_COOLDOWN = dt.timedelta(minutes=30)
 #: What one refresh asks Ponto for: the balance, then the transactions.

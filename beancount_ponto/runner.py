@@ -48,12 +48,13 @@ from typing import TYPE_CHECKING, Any
 import schedule
 
 from beancount_ponto.config import load_config
+from beancount_ponto.credentials import client_for
 from beancount_ponto.errors import LockTimeoutError, PontoError
 from beancount_ponto.ledger import writer_lock
-from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
+from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
-from beancount_ponto.walk import make_client
+from beancount_ponto.timeutil import from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -116,7 +117,7 @@ class Runner:
         every: int | None = None,
         lock_timeout: float = 60.0,
         clock: Callable[[], dt.datetime] = now_utc,
-        client_factory: Callable[[Config], PontoClient] = make_client,
+        client_factory: Callable[[Config], PontoClient] = client_for,
     ) -> None:
         self.config = config
         self.ledger = ledger

@@ -19,7 +19,6 @@ that made it into the output file are logged, the others are dropped.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field
@@ -33,27 +32,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 MAX_RUNS = 50
-
-
-def now_utc() -> dt.datetime:
-    """The current time, aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
-
-
-def to_iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 text of an aware datetime, or None."""
-    return value.isoformat(timespec="seconds") if value else None
-
-
-def from_iso(value: object) -> dt.datetime | None:
-    """Parse what :func:`to_iso` wrote; None for anything else."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 @dataclass

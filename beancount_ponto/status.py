@@ -22,12 +22,13 @@ from beancount_ponto.consent import (
     current_refusal,
 )
 from beancount_ponto.deepcheck import DeepCheck, last_check
-from beancount_ponto.state import SyncState, from_iso, now_utc, to_iso
+from beancount_ponto.timeutil import from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.ponto.models import Account
     from beancount_ponto.results import AccountResult
+    from beancount_ponto.state import SyncState
 
 #: Ponto refreshes every account 4 times a day: a last refresh older than this is stale.
 STALE_AFTER = dt.timedelta(hours=24)

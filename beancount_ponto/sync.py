@@ -78,8 +78,9 @@ from beancount_ponto.pipeline import (
 )
 from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
-from beancount_ponto.state import SyncState, now_utc, to_iso
+from beancount_ponto.state import SyncState
 from beancount_ponto.status import REFUSAL_KEY, record_outcome
+from beancount_ponto.timeutil import now_utc, to_iso
 from beancount_ponto.walk import WalkStats
 
 if TYPE_CHECKING:

@@ -34,33 +34,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from beancount_ponto.config import Config, Credentials, resolve_credentials
 from beancount_ponto.convert import local_date
-from beancount_ponto.ponto.client import PontoClient
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from beancount_ponto.ponto.client import PontoClient
     from beancount_ponto.ponto.models import Transaction
-
-
-def make_client(config: Config, credentials: Credentials | None = None) -> PontoClient:
-    """A client for the configured API, with stored or environment credentials.
-
-    Raises:
-        CredentialsMissingError: if no credentials are known.
-    """
-    creds = credentials or resolve_credentials(config)
-    cert: str | tuple[str, str] | None = None
-    if config.client_cert:
-        cert = (
-            (str(config.client_cert), str(config.client_key))
-            if config.client_key
-            else str(config.client_cert)
-        )
-    return PontoClient(
-        creds.client_id, creds.client_secret, base_url=config.effective_api_url(), cert=cert
-    )
 
 
 @dataclass

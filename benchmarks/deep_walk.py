@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from beancount_ponto.cli.demo import connect
-from beancount_ponto.config import Credentials, load_config
+from beancount_ponto.config import load_config
+from beancount_ponto.credentials import Credentials, client_for
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from beancount_ponto.sync import SyncOptions, run_sync
-from beancount_ponto.walk import make_client
+from beancount_ponto.testing import connect
 
 if TYPE_CHECKING:
     from beancount_ponto.simulator.records import ListOrder
@@ -58,7 +58,7 @@ def measure(order: ListOrder, transactions: int, runs: int) -> None:
         )
         config = load_config(root / "ponto.toml")
         output = root / "ponto.beancount"
-        client = make_client(config)
+        client = client_for(config)
         run_sync(config, client, ledger=ledger, output=output)  # backfill
         run_sync(config, client, ledger=ledger, output=output)  # balance assertion
         for label, full in (("idle sync", False), ("deep check", True)):

@@ -30,16 +30,16 @@ import time
 from pathlib import Path
 
 from beancount_ponto.booking import book
-from beancount_ponto.cli.demo import connect
-from beancount_ponto.config import Credentials, load_config
+from beancount_ponto.config import load_config
 from beancount_ponto.convert import ConvertOptions, format_entries, transaction_to_entry
+from beancount_ponto.credentials import Credentials, client_for
 from beancount_ponto.learn import Model
 from beancount_ponto.learn_cache import GUESS_META_KEY, cache_path, load_cache, refresh, save_cache
 from beancount_ponto.rules import BankFields
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.simulator.history import BRUSSELS, Booked, household_history
 from beancount_ponto.sync import run_sync
-from beancount_ponto.walk import make_client
+from beancount_ponto.testing import connect
 
 BANK = "Assets:Bank:Checking"
 OPTIONS = ConvertOptions(account=BANK, time_zone=BRUSSELS)
@@ -84,7 +84,7 @@ def sync_costs(folder: Path, older: list[Booked], newest: Booked, check: float, 
         )
         config = load_config(books / "ponto.toml")
         output = config.output_path(main_file)
-        client = make_client(config)
+        client = client_for(config)
         for _ in range(2):  # the first sync learns and books; the second asserts the balance
             run_sync(config, client, ledger=main_file, output=output)
         idle = []

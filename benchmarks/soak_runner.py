@@ -40,11 +40,9 @@ from typing import Any
 import requests
 from beancount import loader
 
-from beancount_ponto.cli.demo import connect
-from beancount_ponto.config import (
-    Credentials,
-)
+from beancount_ponto.credentials import Credentials
 from beancount_ponto.ponto.client import PontoClient
+from beancount_ponto.testing import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -28,14 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from beancount_ponto.cli.demo import connect
-from beancount_ponto.config import (
-    Credentials,
-    load_config,
-)
+from beancount_ponto.config import load_config
+from beancount_ponto.credentials import Credentials, client_for
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import run_sync
-from beancount_ponto.walk import make_client
+from beancount_ponto.testing import connect
 
 TODAY = dt.date(2026, 11, 20)
 NAMES = ["Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars"]
@@ -136,7 +133,7 @@ def runner_ticks(config_path: Path, sim: Simulator, runs: int) -> tuple[list[flo
     config = load_config(config_path)
     ledger = config.ledger_path()
     output = config.output_path(ledger)
-    client = make_client(config)
+    client = client_for(config)
     run_sync(config, client, ledger=ledger, output=output)  # warm: token, caches
     times = []
     for _ in range(max(runs, 5)):

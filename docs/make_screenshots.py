@@ -26,13 +26,11 @@ from fava.application import create_app
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from beancount_ponto.cli.demo import connect
-from beancount_ponto.config import (
-    Credentials,
-)
+from beancount_ponto.credentials import Credentials
 from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, run_sync
+from beancount_ponto.testing import connect
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -14,15 +14,12 @@ from pathlib import Path
 import pytest
 from beancount import loader
 
-from beancount_ponto.cli.demo import LEDGER_ACCOUNTS, connect
-from beancount_ponto.config import (
-    Config,
-    Credentials,
-    load_config,
-)
+from beancount_ponto.config import Config, load_config
+from beancount_ponto.credentials import Credentials
 from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
+from beancount_ponto.testing import LEDGER_ACCOUNTS, connect
 
 TODAY = dt.date(2026, 11, 20)
 

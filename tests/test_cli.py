@@ -28,9 +28,9 @@ import pytest
 from beancount import loader
 
 from beancount_ponto.cli import main as cli
-from beancount_ponto.cli.demo import LEDGER_ACCOUNTS
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.simulator import Simulator
+from beancount_ponto.testing import LEDGER_ACCOUNTS
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 from tests.helpers import booked_ids, ids_in_file
 

@@ -24,8 +24,9 @@ from beancount_ponto.cli import main as cli
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.importer import PontoImporter
 from beancount_ponto.runner import Runner
-from beancount_ponto.state import SyncState, now_utc
+from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses
+from beancount_ponto.timeutil import now_utc
 from tests.conftest import Workspace, bean_check
 from tests.test_cli import Bean, Run, assert_no_secret
 from tests.test_fava_extension import Fava, consent_state, make_fava, row_html

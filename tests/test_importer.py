@@ -20,11 +20,11 @@ from beancount import loader
 from beancount.core import data
 from beangulp import similar
 
-from beancount_ponto.cli.demo import LEDGER_ACCOUNTS
 from beancount_ponto.config import AccountLink, save_config
 from beancount_ponto.errors import PontoError
 from beancount_ponto.importer import PontoImporter, same_ponto_id
 from beancount_ponto.simulator import Simulator
+from beancount_ponto.testing import LEDGER_ACCOUNTS
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 from tests.helpers import all_ids
 

@@ -30,7 +30,8 @@ from beancount_ponto.config import load_config, save_config
 from beancount_ponto.ledger import writer_lock
 from beancount_ponto.runner import RUNNER_KEY, Runner
 from beancount_ponto.simulator import Simulator
-from beancount_ponto.state import SyncState, now_utc
+from beancount_ponto.state import SyncState
+from beancount_ponto.timeutil import now_utc
 from tests.conftest import TODAY, Workspace, bean_check, make_workspace
 from tests.helpers import assert_exactly_once, output_ids, sim_ids
 
@@ -225,7 +226,7 @@ def test_loop_appends_new_transactions_as_they_appear(ws: Workspace, sim: Simula
 
 
 def test_the_loop_never_dies_of_unexpected_errors(ws: Workspace, sim: Simulator) -> None:
-    from beancount_ponto.walk import make_client
+    from beancount_ponto.credentials import client_for
 
     attempts: list[int] = []
 
@@ -233,7 +234,7 @@ def test_the_loop_never_dies_of_unexpected_errors(ws: Workspace, sim: Simulator)
         attempts.append(1)
         if len(attempts) <= 2:
             raise RuntimeError("disk on fire")
-        return make_client(config)
+        return client_for(config)
 
     runner = Runner(ws.config, ws.ledger, ws.output, every=1, client_factory=flaky)
     report = runner.tick()

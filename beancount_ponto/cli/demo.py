@@ -22,7 +22,6 @@ already has in the folder are kept.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import errno
 import os
 import signal
@@ -32,26 +31,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.config import (
-    AccountLink,
     Config,
-    Credentials,
     default_credentials_path,
-    load_config,
-    save_config,
-    store_credentials,
 )
+from beancount_ponto.credentials import Credentials
 from beancount_ponto.errors import ConfigError
 from beancount_ponto.ponto.client import PontoClient
 from beancount_ponto.sync import SyncOptions, run_sync
+from beancount_ponto.testing import LEDGER_ACCOUNTS, connect
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
     from types import FrameType
 
     from beancount_ponto.simulator import Simulator
 
-LEDGER_ACCOUNTS = ("Assets:Bank:Checking", "Assets:Bank:Savings", "Assets:Bank:Dollars")
 
 MAIN_LEDGER = """\
 option "title" "Ponto demo"
@@ -145,42 +139,6 @@ def prepare(folder: Path, sim: Simulator) -> Config:
         credentials=Credentials(sim.client_id, sim.client_secret),
         credentials_file=default_credentials_path().with_name("demo-credentials.json"),
     )
-
-
-def connect(
-    ledger: Path,
-    *,
-    api_url: str,
-    credentials: Credentials,
-    credentials_file: Path,
-    account_names: Sequence[str] = LEDGER_ACCOUNTS,
-) -> Config:
-    """Point ``ponto.toml`` beside ``ledger`` at a Ponto API and link its accounts.
-
-    Stores ``credentials`` in ``credentials_file`` (mode 0600) and links
-    Ponto's accounts, in Ponto's order, to ``account_names`` (as many as there
-    are names). Used by the demo, the tests, the benchmarks and the screenshots.
-
-    Returns:
-        the saved configuration.
-    """
-    config = dataclasses.replace(
-        load_config(ledger.parent / "ponto.toml"),
-        ledger=ledger,
-        api_url=api_url,
-        credentials_file=credentials_file,
-    )
-    store_credentials(config.credentials_path(), credentials)
-    client = PontoClient(credentials.client_id, credentials.client_secret, base_url=api_url)
-    with closing(client):
-        accounts = client.accounts()
-    links = {
-        account.id: AccountLink(account.id, name, account.reference, account.currency)
-        for account, name in zip(accounts, account_names, strict=False)
-    }
-    config = config.with_links(links)
-    save_config(config)
-    return config
 
 
 def busy_port(host: str, port: int, option: str) -> ConfigError:

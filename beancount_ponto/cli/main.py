@@ -29,23 +29,21 @@ from beancount_ponto.cli import run as run_command
 from beancount_ponto.config import (
     CONFIG_ENV,
     Config,
-    Credentials,
     check_link_account,
     default_config_path,
     load_config,
     save_config,
-    store_credentials,
-    zone,
 )
+from beancount_ponto.credentials import Credentials, client_for, store_credentials
 from beancount_ponto.errors import ConfigError, CredentialsMissingError, PontoError
 from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
 from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.review import count_to_review
-from beancount_ponto.state import SyncState, now_utc, to_iso
+from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses, stale_warning
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
-from beancount_ponto.walk import make_client
+from beancount_ponto.timeutil import now_utc, to_iso, zone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -67,7 +65,7 @@ def _err(text: str) -> None:
 
 def _client(config: Config, on_wait: Callable[[str], None]) -> PontoClient:
     """A client that tells ``on_wait`` when Ponto is slow or a request is retried."""
-    client = make_client(config)
+    client = client_for(config)
     client.on_wait = on_wait
     return client
 
@@ -125,7 +123,7 @@ def cmd_login(args: argparse.Namespace, config: Config) -> int:
     if not client_id or not secret:
         raise ConfigError("both a Client ID and a Client Secret are needed")
     credentials = Credentials(client_id, secret)
-    client = make_client(config, credentials)
+    client = client_for(config, credentials)
     try:
         client.authenticate()
     finally:
@@ -145,7 +143,7 @@ def _consent_text(account: Account) -> str:
 
 def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
     """List the Ponto accounts the integration can read."""
-    with closing(make_client(config)) as client:
+    with closing(client_for(config)) as client:
         accounts = client.accounts()
     for line in currency_warnings(config, accounts):
         _err(line)
@@ -187,7 +185,7 @@ def cmd_link(args: argparse.Namespace, config: Config) -> int:
             ) from None
     if args.time_zone:
         zone(args.time_zone)
-    with closing(make_client(config)) as client:
+    with closing(client_for(config)) as client:
         account = find_account(client.accounts(), args.ref)
     other = config.link_for_account(account_name)
     if other and other.ponto_id != account.id:
@@ -395,7 +393,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_pending(args: argparse.Namespace, config: Config) -> int:
     """List every linked account's pending transactions (never written as booked)."""
-    with closing(make_client(config)) as client:
+    with closing(client_for(config)) as client:
         lists = pending.collect(config, client, pending.bank_zones(config, client))
     if args.json:
         _out(json.dumps([i.to_json() for p in lists for i in p.items], indent=2))

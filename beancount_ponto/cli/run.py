@@ -32,10 +32,10 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.config import resolve_credentials
+from beancount_ponto.credentials import resolve_credentials
 from beancount_ponto.errors import PontoError
 from beancount_ponto.runner import RUNNER_KEY, Runner, TickReport
-from beancount_ponto.state import now_utc, to_iso
+from beancount_ponto.timeutil import now_utc, to_iso
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -25,11 +25,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from beancount_ponto.credentials import client_for
 from beancount_ponto.errors import PontoError
 from beancount_ponto.i18n import _
-from beancount_ponto.state import now_utc, to_iso
 from beancount_ponto.sync import SyncOptions, run_sync
-from beancount_ponto.walk import make_client
+from beancount_ponto.timeutil import now_utc, to_iso
 from fava_ponto.view import problem_key
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ def sync_work(
 
     def work(progress: Callable[[str], None]) -> list[dict[str, Any]]:
         before = _mtime(output)
-        client = make_client(config)
+        client = client_for(config)
         progress(
             _("Asking Ponto to refresh from the bank...")
             if refresh

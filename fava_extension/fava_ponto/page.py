@@ -31,14 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto import pending
-from beancount_ponto.config import (
-    AccountLink,
-    Config,
+from beancount_ponto.config import AccountLink, Config, check_link_account, load_config, save_config
+from beancount_ponto.credentials import (
     Credentials,
-    check_link_account,
-    load_config,
+    client_for,
     resolve_credentials,
-    save_config,
     store_credentials,
     stored_credentials,
 )
@@ -46,9 +43,9 @@ from beancount_ponto.errors import AuthError, ConfigError, CredentialsMissingErr
 from beancount_ponto.i18n import _
 from beancount_ponto.ledger_options import ledger_roots
 from beancount_ponto.linking import describe_link
-from beancount_ponto.state import SyncState, from_iso, now_utc
+from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses
-from beancount_ponto.walk import make_client
+from beancount_ponto.timeutil import from_iso, now_utc
 from fava_ponto.forms import PageInputError, PageSettings, cross_site_error, text_field
 from fava_ponto.jobs import JobRunner, sync_work
 from fava_ponto.ledger_index import LedgerIndex
@@ -195,7 +192,7 @@ class PontoPage:
         if self._client is None or self._client_key != key:
             if self._client is not None:
                 self._client.close()
-            client = make_client(config, creds)
+            client = client_for(config, creds)
             client.timeout, client.max_attempts, client.max_retry_seconds = 8.0, 2, 4.0
             self._client, self._client_key = client, key
         return self._client
@@ -410,7 +407,7 @@ class PontoPage:
             text_field(body, "client_secret", "Client Secret"),
         )
         config = self.config()
-        client = make_client(config, creds)
+        client = client_for(config, creds)
         client.timeout, client.max_attempts, client.max_retry_seconds = 10.0, 2, 4.0
         try:
             client.authenticate()

@@ -20,15 +20,15 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.config import account_zone, local_zone
+from beancount_ponto.config import account_zone
 from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
 from beancount_ponto.convert import local_date
 from beancount_ponto.deepcheck import DeepCheck, last_check
 from beancount_ponto.i18n import _
 from beancount_ponto.refresh import SYNC_COOLDOWN
-from beancount_ponto.state import from_iso, to_iso
 from beancount_ponto.status import account_facts
 from beancount_ponto.status import is_stale as ponto_is_stale
+from beancount_ponto.timeutil import from_iso, local_zone, to_iso
 from fava_ponto.review import ReviewList
 
 if TYPE_CHECKING:
