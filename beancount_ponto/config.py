@@ -42,11 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from beancount.core import account as bc_account
-
 from beancount_ponto.errors import ConfigError
 from beancount_ponto.fileutil import atomic_write_text
-from beancount_ponto.ledger_options import check_credentials_place
+from beancount_ponto.ledger_options import account_types, check_account, check_credentials_place
 from beancount_ponto.rules import Rule, parse_rules
 from beancount_ponto.timeutil import DEFAULT_ZONE, zone
 from beancount_ponto.tomledit import check_keys, merge_document
@@ -55,38 +53,11 @@ from beancount_ponto.transfers import DEFAULT_TRANSFER_ACCOUNT, parse_own_accoun
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from beancount.core.account_types import AccountTypes
+
 DEFAULT_API_URL = "https://api.myponto.com"
 CONFIG_ENV = "BEAN_PONTO_CONFIG"
 DEFAULT_CONFIG_NAME = "ponto.toml"
-
-
-def check_account_name(name: str) -> str:
-    """Return ``name`` if it is a valid Beancount account name, else raise ConfigError."""
-    if not bc_account.is_valid(name):
-        raise ConfigError(f"{name!r} is not a Beancount account name (like Assets:Bank:Checking)")
-    return name
-
-
-def check_link_account(name: str, roots: tuple[str, str] = ("Assets", "Liabilities")) -> str:
-    """The one check of a ledger account a Ponto account may feed (CLI and Fava page).
-
-    A bank account is money the user has or owes: only an account under the
-    ledger's asset or liability root (``roots``, see :func:`ledger_roots`) may
-    be linked; an Expenses account would get entries that cancel out.
-
-    Returns:
-        ``name``, valid.
-
-    Raises:
-        ConfigError: naming the account and what to link instead.
-    """
-    check_account_name(name)
-    if name.split(":", 1)[0] not in roots or ":" not in name:
-        raise ConfigError(
-            f"{name} is not an asset or liability account: link the bank account to an "
-            f"account under {roots[0]}: or {roots[1]}: (like {roots[0]}:Bank:Checking)"
-        )
-    return name
 
 
 def account_zone(
@@ -265,7 +236,7 @@ def _api_url(value: str) -> str:
     return value
 
 
-def _link(ponto_id: str, raw: object) -> AccountLink:
+def _link(ponto_id: str, raw: object, types: AccountTypes) -> AccountLink:
     if not isinstance(raw, dict):
         raise ConfigError(f"[accounts.{ponto_id}] must be a table")
     account = raw.get("account")
@@ -279,7 +250,12 @@ def _link(ponto_id: str, raw: object) -> AccountLink:
         zone(tz_name)
     return AccountLink(
         ponto_id=ponto_id,
-        account=check_account_name(account),
+        account=check_account(
+            account,
+            types,
+            what=f"[accounts.{ponto_id}] account",
+            roots=(types.assets, types.liabilities),
+        ),
         reference=_typed(raw, "reference", str, ""),
         currency=_typed(raw, "currency", str, ""),
         balance_assertions=_typed(raw, "balance_assertions", bool, True),
@@ -341,20 +317,31 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
     review_flag = _typed(raw, "review_flag", str, "!")
     if review_flag not in ("*", "!"):
         raise ConfigError('`review_flag` must be "*" or "!"')
+    ledger = _path(base, raw.get("ledger"), "ledger")
+    types = account_types(ledger)
+
+    def account(key: str, default: str) -> str:
+        return check_account(_typed(raw, key, str, default), types, what=key)
+
+    def valid(name: str) -> bool:
+        try:
+            check_account(name, types, what="")
+        except ConfigError:
+            return False
+        return True
+
     raw_rules = raw.get("rules")
-    rules = parse_rules(raw_rules, is_valid_account=bc_account.is_valid)
-    links = {pid: _link(pid, table) for pid, table in accounts.items()}
+    rules = parse_rules(raw_rules, is_valid_account=valid)
+    links = {pid: _link(pid, table, types) for pid, table in accounts.items()}
     return Config(
         path=cfg_path,
-        ledger=_path(base, raw.get("ledger"), "ledger"),
+        ledger=ledger,
         output=_path(base, raw.get("output"), "output"),
         api_url=_api_url(_typed(raw, "api_url", str, DEFAULT_API_URL)),
         credentials_file=_path(base, raw.get("credentials_file"), "credentials_file"),
         client_cert=_path(base, raw.get("client_cert"), "client_cert"),
         client_key=_path(base, raw.get("client_key"), "client_key"),
-        counter_account=check_account_name(
-            _typed(raw, "counter_account", str, "Expenses:Uncategorized")
-        ),
+        counter_account=account("counter_account", f"{types.expenses}:Uncategorized"),
         flag=flag,
         time_zone=tz_name,
         overlap_days=_count(raw, "overlap_days", 7, minimum=1),
@@ -363,18 +350,14 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
         links=links,
         pending_file=_path(base, raw.get("pending_file"), "pending_file"),
-        income_account=check_account_name(
-            _typed(raw, "income_account", str, "Income:Uncategorized")
-        ),
+        income_account=account("income_account", f"{types.income}:Uncategorized"),
         review_flag=cast('Literal["*", "!"]', review_flag),
         learn=_typed(raw, "learn", bool, True),
         rules=tuple(rules),
         rules_toml=tuple(raw_rules or ()) if rules else (),
-        transfer_account=check_account_name(
-            _typed(raw, "transfer_account", str, DEFAULT_TRANSFER_ACCOUNT)
-        ),
+        transfer_account=account("transfer_account", f"{types.assets}:Transfers"),
         own_accounts=parse_own_accounts(
-            raw.get("own_accounts"), {link.account for link in links.values()}
+            raw.get("own_accounts"), {link.account for link in links.values()}, valid
         ),
     )
 

@@ -38,12 +38,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from babel.numbers import get_currency_precision
-from beancount.core import account as bc_account
 from beancount.core import data
 from beancount.core.amount import Amount
 from beancount.parser import printer
 
 from beancount_ponto.errors import ConfigError, MalformedResponseError
+from beancount_ponto.ledger_options import check_account
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -112,8 +112,7 @@ class ConvertOptions:
 
     def __post_init__(self) -> None:
         for name in (self.account, self.counter_account):
-            if not bc_account.is_valid(name):
-                raise ConfigError(f"Not a valid Beancount account name: {name!r}")
+            check_account(name, None, what="ConvertOptions")
         if self.flag not in ("*", "!"):
             raise ConfigError(f"The transaction flag must be '*' or '!', not {self.flag!r}")
         if not isinstance(self.time_zone, dt.tzinfo):

@@ -260,12 +260,48 @@ def writer_lock(output: Path, timeout: float = 60.0) -> Iterator[None]:
         lock.release()
 
 
-def create_output(output: Path) -> None:
-    """Create the output file with its header (so an ``include`` of it is valid)."""
+def create_output(output: Path, options: str = "") -> None:
+    """Create the output file with its header (so an ``include`` of it is valid).
+
+    ``options`` (:func:`~beancount_ponto.ledger_options.root_options`) follow
+    the header, so entries under renamed roots parse.
+    """
     try:
-        atomic_write_text(output, OUTPUT_HEADER)
+        atomic_write_text(output, OUTPUT_HEADER + options)
     except OSError as exc:
         raise LedgerError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+#: How much of the output's head :func:`ensure_options` reads: the options sit at its top.
+_HEAD_BYTES = 8192
+
+
+def ensure_options(output: Path, options: str) -> bool:
+    """Make the existing ``output`` carry ``options`` at its top; True when it was rewritten.
+
+    Only the file's head is read on the usual run (the lines are there); a file
+    written before the ledger renamed its roots gets them inserted after its
+    leading comments, in one atomic replacement, everything else unchanged.
+
+    Raises:
+        LedgerError: if the file cannot be read or written.
+    """
+    if not options:
+        return False
+    try:
+        with output.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES).decode("utf-8", errors="replace")
+        if all(line in head.splitlines() for line in options.splitlines()):
+            return False
+        text = output.read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        top = 0
+        while top < len(lines) and lines[top].startswith(";"):
+            top += 1
+        atomic_write_text(output, "".join(lines[:top]) + options + "".join(lines[top:]))
+    except OSError as exc:
+        raise LedgerError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return True
 
 
 def append_text(output: Path, text: str) -> None:

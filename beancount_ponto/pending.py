@@ -37,6 +37,7 @@ from beancount_ponto.convert import format_entries, transaction_to_entry
 from beancount_ponto.errors import LedgerError, PontoError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger import scan_ledger
+from beancount_ponto.ledger_options import root_options
 from beancount_ponto.pipeline import account_time_zone, convert_options
 
 if TYPE_CHECKING:
@@ -289,14 +290,16 @@ def _file_entry(item: PendingItem) -> data.Transaction:
     )
 
 
-def pending_file_text(lists: list[AccountPending], opened: set[str]) -> str:
+def pending_file_text(lists: list[AccountPending], opened: set[str], options: str = "") -> str:
     """The whole pending file: header, the ``open`` it needs, the entries.
 
     Args:
         lists: what :func:`collect` returned.
         opened: accounts another file of the ledger opens (not opened again).
+        options: the ledger's renamed roots as ``option`` lines
+            (:func:`~beancount_ponto.ledger_options.root_options`).
     """
-    lines = [PENDING_HEADER]
+    lines = [PENDING_HEADER + options]
     failed = [p for p in lists if p.state == "failed"]
     for item in failed:
         lines.append(f";; not listed (could not be read): {item.account}\n")
@@ -328,6 +331,6 @@ def write_pending_file(path: Path, ledger: Path | None, lists: list[AccountPendi
         opened = scan_ledger(ledger, skip=path.resolve()).open_accounts
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, pending_file_text(lists, opened))
+        atomic_write_text(path, pending_file_text(lists, opened, root_options(ledger)))
     except OSError as exc:
         raise LedgerError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -64,11 +64,13 @@ from beancount_ponto.ledger import (
     LedgerScan,
     append_text,
     create_output,
+    ensure_options,
     ledger_files,
     scan_ledger,
     state_dir,
     writer_lock,
 )
+from beancount_ponto.ledger_options import root_options
 from beancount_ponto.pipeline import (
     Booker,
     account_time_zone,
@@ -594,9 +596,12 @@ def run_sync(
         _ = run.state.written_ids  # a damaged ids log stops the run once, not per account
         if not options.dry_run:
             run.state.recover()
+            roots = root_options(ledger)
             if not output.exists():
                 run.output_was_missing = True
-                create_output(output)
+                create_output(output, roots)
+            else:
+                ensure_options(output, roots)
         cache = run.state.extra.setdefault("includes", {})
         included = output.resolve() in ledger_files(ledger, with_missing=True, cache=cache)
         result = _execute(run, SyncResult(output=output, included=included))

@@ -34,7 +34,7 @@ from beancount_ponto.errors import ConfigError
 from beancount_ponto.rules import normalise_iban
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from beancount_ponto.config import Config
     from beancount_ponto.rules import BankFields
@@ -83,13 +83,19 @@ def transfer_leg(targets: Mapping[str, OwnAccount], fields: BankFields) -> str |
     return target.other_leg
 
 
-def parse_own_accounts(raw: object, linked: Collection[str]) -> dict[str, str]:
+def parse_own_accounts(
+    raw: object,
+    linked: Collection[str],
+    is_valid_account: Callable[[str], bool] = bc_account.is_valid,
+) -> dict[str, str]:
     """The ``[own_accounts]`` table (IBAN = "Ledger:Account"), checked.
 
     Args:
         raw: the table as TOML read it (None when absent).
         linked: the ledger accounts of the links: one of them here would book
             each transfer twice (its own bank sends its half too).
+        is_valid_account: the ledger's account check (its roots; see
+            :func:`beancount_ponto.ledger_options.check_account`).
 
     Raises:
         ConfigError: naming the entry and the fix.
@@ -105,7 +111,7 @@ def parse_own_accounts(raw: object, linked: Collection[str]) -> dict[str, str]:
         key = normalise_iban(iban)
         if key is None:
             raise ConfigError(f"{where}: an IBAN is needed as the key")
-        if not isinstance(account, str) or not bc_account.is_valid(account):
+        if not isinstance(account, str) or not is_valid_account(account):
             raise ConfigError(
                 f"{where}: {account!r} is not a Beancount account name (like Assets:Bank:Other)"
             )

@@ -29,14 +29,13 @@ from beancount_ponto.cli import run as run_command
 from beancount_ponto.config import (
     CONFIG_ENV,
     Config,
-    check_link_account,
     default_config_path,
     load_config,
     save_config,
 )
 from beancount_ponto.credentials import Credentials, client_for, store_credentials
 from beancount_ponto.errors import ConfigError, CredentialsMissingError, PontoError
-from beancount_ponto.ledger_options import ledger_roots
+from beancount_ponto.ledger_options import account_types, check_account
 from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
 from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.review import count_to_review
@@ -174,7 +173,10 @@ def cmd_link(args: argparse.Namespace, config: Config) -> int:
 
     Linking an account again keeps its settings unless an option changes them.
     """
-    account_name = check_link_account(args.account, ledger_roots(config.ledger))
+    types = account_types(config.ledger)
+    account_name = check_account(
+        args.account, types, what="link", roots=(types.assets, types.liabilities)
+    )
     start_date = None
     if args.start_date:
         try:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto import pending
-from beancount_ponto.config import AccountLink, Config, check_link_account, load_config, save_config
+from beancount_ponto.config import AccountLink, Config, load_config, save_config
 from beancount_ponto.credentials import (
     Credentials,
     client_for,
@@ -41,7 +41,7 @@ from beancount_ponto.credentials import (
 )
 from beancount_ponto.errors import AuthError, ConfigError, CredentialsMissingError, PontoError
 from beancount_ponto.i18n import _
-from beancount_ponto.ledger_options import ledger_roots
+from beancount_ponto.ledger_options import account_types, check_account
 from beancount_ponto.linking import describe_link
 from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses
@@ -431,7 +431,8 @@ class PontoPage:
         account = text_field(body, "account", "Ledger account")
         config = self.file_config()
         try:
-            check_link_account(account, ledger_roots(self.ledger_path))
+            types = account_types(self.ledger_path)
+            check_account(account, types, what="link", roots=(types.assets, types.liabilities))
         except ConfigError as exc:
             raise PageInputError(str(exc)) from None
         live, _works, notice = self._live(config)
