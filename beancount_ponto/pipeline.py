@@ -166,7 +166,9 @@ class Booker:
         self._loaded = False
         self._read: list[Path] = []
         self._models: dict[str, Model | None] = {}
-        self._own = own_accounts(config)
+        self._own = own_accounts(
+            config.own_accounts, config.links.values(), config.transfer_account
+        )
 
     def _model(self, account: str) -> Model | None:
         if account not in self._models:

@@ -26,7 +26,7 @@ Contract (pure: no I/O):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from beancount.core import account as bc_account
 
@@ -34,9 +34,8 @@ from beancount_ponto.errors import ConfigError
 from beancount_ponto.rules import normalise_iban
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
-    from beancount_ponto.config import Config
     from beancount_ponto.rules import BankFields
 
 __all__ = ["OwnAccount", "own_accounts", "parse_own_accounts", "transfer_leg"]
@@ -58,19 +57,37 @@ class OwnAccount:
     linked_accounts: frozenset[str] = frozenset()
 
 
-def own_accounts(config: Config) -> dict[str, OwnAccount]:
-    """The user's own IBANs (normalised: no spaces, upper case) and how to book them."""
+class _Link(Protocol):
+    """What :func:`own_accounts` needs of an account link."""
+
+    @property
+    def account(self) -> str:
+        """The linked ledger account."""
+
+    @property
+    def reference(self) -> str:
+        """The account's IBAN (or other reference)."""
+
+
+def own_accounts(
+    own: Mapping[str, str], links: Iterable[_Link], transfer_account: str
+) -> dict[str, OwnAccount]:
+    """The user's own IBANs (normalised: no spaces, upper case) and how to book them.
+
+    Args:
+        own: the ``[own_accounts]`` table (IBAN = ledger account).
+        links: the account links; their IBANs book through ``transfer_account``.
+        transfer_account: the transit account of transfers between links.
+    """
     targets = {
-        iban: OwnAccount(account)
-        for raw, account in config.own_accounts.items()
-        if (iban := normalise_iban(raw))
+        iban: OwnAccount(account) for raw, account in own.items() if (iban := normalise_iban(raw))
     }
-    for link in config.links.values():
+    for link in links:
         iban = normalise_iban(link.reference)
         if iban:
             old = targets.get(iban)
             shared = old.linked_accounts if old else frozenset()
-            targets[iban] = OwnAccount(config.transfer_account, shared | {link.account})
+            targets[iban] = OwnAccount(transfer_account, shared | {link.account})
     return targets
 
 

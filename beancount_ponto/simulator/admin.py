@@ -32,7 +32,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.simulator import consent, pending
+from beancount_ponto.simulator import pending, reauth
 from beancount_ponto.simulator.faults import KINDS, Fault
 from beancount_ponto.simulator.jsonutil import dumps, loads
 from beancount_ponto.simulator.messages import (
@@ -193,9 +193,9 @@ def _faults(state: SimState, body: dict[str, Any]) -> Response:
     elif kind == "expire_consent":
         state.expire_consent(_account(state, body))
     elif kind == "revoke_consent":
-        consent.revoke(state, _account(state, body), refuse_reads=body.get("refuse_reads") is True)
+        reauth.revoke(state, _account(state, body), refuse_reads=body.get("refuse_reads") is True)
     elif kind == "reauthorize":
-        consent.reauthorize(state, _account(state, body))
+        reauth.reauthorize(state, _account(state, body))
     elif kind == "synchronized_at":
         state.set_synchronized_at(_account(state, body), _timestamp(body, "at"))
     elif kind == "clear":

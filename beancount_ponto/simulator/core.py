@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from beancount_ponto.simulator import consent, pending, render
+from beancount_ponto.simulator import pending, reauth, render
 from beancount_ponto.simulator.api import Api
 from beancount_ponto.simulator.faults import Fault
 from beancount_ponto.simulator.server import SimHTTPServer
@@ -445,11 +445,11 @@ class Simulator:
         does every later synchronization. The stored data is still served, unless
         ``refuse_reads``: then transaction reads answer 403 ``authorizationInvalid``.
         """
-        consent.revoke(self._state, account_id, refuse_reads=refuse_reads)
+        reauth.revoke(self._state, account_id, refuse_reads=refuse_reads)
 
     def reauthorize(self, account_id: str) -> None:
         """Renew the consent for 180 days; Ponto refreshes the account successfully."""
-        consent.reauthorize(self._state, account_id)
+        reauth.reauthorize(self._state, account_id)
 
     def set_refuse_after_expiry(self, enabled: bool) -> None:
         """Switch ``refuse_after_expiry`` (see the constructor)."""
