@@ -1,8 +1,23 @@
-"""beancount-ponto: Ponto bank transactions into a Beancount ledger.
+"""beancount-ponto: Ponto bank transactions into a Beancount ledger, exactly once.
 
-The package is split by concern; the import direction is
-``errors`` <- ``models`` <- ``client`` / ``convert`` <- ``ledger`` / ``importer``
-<- ``sync`` <- ``cli`` / ``runner`` / the Fava extension. Nothing imports upwards.
+The package is layered. Bottom up, a module imports only from its own layer
+(never in a cycle) or from the layers below it; ``tests/test_layout.py`` reads
+this list and checks the imports against it:
+
+1. **base**: errors, timeutil, fileutil, i18n, progress (plain helpers).
+2. **sdk**: ponto, simulator (the Ponto API client and its typed answers,
+   which know nothing of Beancount or ``ponto.toml``; the simulator, a
+   stand-in for Ponto over HTTP, uses only those answers' models).
+3. **settings**: tomledit, ledger_options, rules, transfers, config,
+   credentials, linking (``ponto.toml``, the secrets, the ledger's options).
+4. **books**: ledger, withdraw, state, convert, walk, admit, learn,
+   learn_cache, booking, pipeline, consent, balance, deepcheck, refresh,
+   results, review, pending, status (reading and writing the ledger and the
+   state; turning Ponto's transactions into entries).
+5. **flows**: sync, importer (one sync run; the beangulp importer).
+6. **runner**: runner (the scheduled loop).
+7. **faces**: cli, testing, fava_ponto (the command line, the setup shared by
+   tests and benchmarks, the Fava page in ``fava_extension/fava_ponto``).
 """
 
 from __future__ import annotations
