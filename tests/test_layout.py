@@ -149,3 +149,15 @@ def test_the_checks_see_a_cycle_and_an_upward_import() -> None:
     assert (layer_of("beancount_ponto.runner", ranks) or 0) > (
         layer_of("beancount_ponto.state", ranks) or 0
     )
+
+
+def test_the_readme_names_every_module() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Development") :]
+    missing = []
+    for name, path in modules().items():
+        if path.name == "__init__.py":
+            continue
+        if f"`{path.name}`" not in section and f"/{path.name}`" not in section:
+            missing.append(name)
+    assert missing == []
