@@ -46,14 +46,17 @@ def measure(order: ListOrder, transactions: int, runs: int) -> None:
         Simulator(account_sizes=[transactions], today=TODAY, list_order=order) as sim,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        root = Path(tmp)
+        root = Path(tmp) / "books"
+        root.mkdir()
         ledger = root / "main.beancount"
         ledger.write_text(MAIN, encoding="utf-8")
         connect(
             ledger,
             api_url=sim.url,
             credentials=Credentials(sim.client_id, sim.client_secret),
-            credentials_file=root / "credentials.json",
+            credentials_file=root.parent
+            / "secrets"
+            / "credentials.json",  # never beside the ledger
             account_names=["Assets:Bank:Checking"],
         )
         config = load_config(root / "ponto.toml")

@@ -79,7 +79,7 @@ def sync_costs(folder: Path, older: list[Booked], newest: Booked, check: float, 
             main_file,
             api_url=sim.url,
             credentials=Credentials(sim.client_id, sim.client_secret),
-            credentials_file=books / "credentials.json",
+            credentials_file=folder / "secrets" / "credentials.json",  # never in the ledger folder
             account_names=[BANK],
         )
         config = load_config(books / "ponto.toml")
