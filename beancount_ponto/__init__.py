@@ -10,7 +10,7 @@ this list and checks the imports against it:
    stand-in for Ponto over HTTP, uses only those answers' models).
 3. **settings**: tomledit, ledger_options, rules, transfers, config,
    credentials, linking (``ponto.toml``, the secrets, the ledger's options).
-4. **books**: ledger, withdraw, state, convert, walk, admit, learn,
+4. **books**: ledger, withdraw, state_schema, state, convert, walk, admit, learn,
    learn_cache, booking, pipeline, consent, balance, deepcheck, refresh,
    results, review, pending, status (reading and writing the ledger and the
    state; turning Ponto's transactions into entries).

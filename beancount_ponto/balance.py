@@ -20,37 +20,39 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from beancount import loader
 from beancount.core import data
 from beancount.core.amount import Amount
 
+from beancount_ponto.state_schema import BalanceObservation
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+    from beancount_ponto.state_schema import AccountState
 
 Key = tuple[str, str, dt.date]
 MAX_OBSERVATIONS = 20
 META_KEY = "ponto_balance"
 
 
-def observe(record: dict[str, Any], entry: data.Balance | None) -> None:
+def observe(record: AccountState, entry: data.Balance | None) -> None:
     """Remember Ponto's balance (as a Balance entry) in an account's state record."""
     if entry is None or entry.amount.number is None:
         return
-    observed: dict[str, dict[str, str]] = record.setdefault("balance_observations", {})
-    observed[str(entry.meta[META_KEY])] = {
-        "date": entry.date.isoformat(),
-        "number": str(entry.amount.number),
-        "currency": entry.amount.currency,
-    }
-    for stale in sorted(observed, key=lambda k: observed[k]["date"])[:-MAX_OBSERVATIONS]:
+    observed = record.balance_observations
+    observed[str(entry.meta[META_KEY])] = BalanceObservation(
+        entry.date, entry.amount.number, entry.amount.currency
+    )
+    for stale in sorted(observed, key=lambda k: observed[k].date)[:-MAX_OBSERVATIONS]:
         del observed[stale]
 
 
 def settled_candidates(
-    record: dict[str, Any],
+    record: AccountState,
     account: str,
     today: dt.date,
     overlap_days: int,
@@ -62,23 +64,23 @@ def settled_candidates(
     that passed the cheaper tests.
     """
     last_day = today - dt.timedelta(days=overlap_days - 1)
-    checked = set(record.get("balances_checked", []))
+    checked = set(record.balances_checked)
     result = []
-    observed: dict[str, dict[str, str]] = record.get("balance_observations", {})
-    for key, seen in sorted(observed.items(), key=lambda item: item[1]["date"]):
-        day = dt.date.fromisoformat(seen["date"])
+    observed = record.balance_observations
+    for key, seen in sorted(observed.items(), key=lambda item: item[1].date):
+        day = seen.date
         if day > last_day or key in checked or is_known(key):
             continue
         meta = data.new_metadata("<ponto>", 0, {META_KEY: key})
-        amount = Amount(Decimal(seen["number"]), seen["currency"])
+        amount = Amount(seen.number, seen.currency)
         result.append(data.Balance(meta, day, account, amount, None, None))
     return result
 
 
-def mark_checked(record: dict[str, Any], entry: data.Balance) -> None:
+def mark_checked(record: AccountState, entry: data.Balance) -> None:
     """Remember that ``entry`` was compared with the ledger (never twice)."""
-    checked = [*record.get("balances_checked", []), str(entry.meta[META_KEY])]
-    record["balances_checked"] = checked[-MAX_OBSERVATIONS:]
+    checked = [*record.balances_checked, str(entry.meta[META_KEY])]
+    record.balances_checked = checked[-MAX_OBSERVATIONS:]
 
 
 def ledger_balances(ledger: Path, wanted: list[Key]) -> dict[Key, Decimal]:

@@ -61,6 +61,7 @@ from beancount_ponto.pipeline import (
     not_shared,
 )
 from beancount_ponto.state import SyncState
+from beancount_ponto.state_schema import AccountState
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -186,7 +187,7 @@ class PontoImporter(Importer):
         failures: list[str] = []
         try:
             accounts = client.accounts_each()
-            banks: dict[str, dict[str, Any]] = {}  # each bank's zone is asked once
+            banks: dict[str, AccountState] = {}  # each bank's zone is asked once
             for link in config.links.values():
                 try:
                     account = accounts.get(link.ponto_id)
@@ -199,7 +200,7 @@ class PontoImporter(Importer):
                         log.warning(
                             "bean-ponto: %s: ACTION NEEDED: %s", link.account, refusal.describe()
                         )
-                    bank = banks.setdefault(account.financial_institution_id or "", {})
+                    bank = banks.setdefault(account.financial_institution_id or "", AccountState())
                     tz = account_time_zone(client, config, link, account, bank)
                     options = convert_options(config, link, account, tz)
                     found = [

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from beancount_ponto.admit import auto_open_date
 from beancount_ponto.config import account_zone
@@ -39,6 +39,7 @@ from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger import scan_ledger
 from beancount_ponto.ledger_options import root_options
 from beancount_ponto.pipeline import account_time_zone, convert_options
+from beancount_ponto.state_schema import AccountState
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -250,10 +251,10 @@ def unreadable(config: Config, error: str) -> list[AccountPending]:
 
 def bank_zones(config: Config, client: PontoClient) -> Callable[[AccountLink, Account], dt.tzinfo]:
     """``zone_of`` for :func:`collect` outside a sync: the bank's zone asked once per bank."""
-    banks: dict[str, dict[str, Any]] = {}  # one remembered record per bank, as the importer
+    banks: dict[str, AccountState] = {}  # one remembered record per bank, as the importer
 
     def zone_of(link: AccountLink, account: Account) -> dt.tzinfo:
-        bank = banks.setdefault(account.financial_institution_id or "", {})
+        bank = banks.setdefault(account.financial_institution_id or "", AccountState())
         return account_time_zone(client, config, link, account, bank)
 
     return zone_of

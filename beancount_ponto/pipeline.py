@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from beancount_ponto.booking import book
 from beancount_ponto.config import account_zone
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from beancount_ponto.learn_cache import LearnCache
     from beancount_ponto.ponto.client import PontoClient
     from beancount_ponto.ponto.models import Account, Transaction
+    from beancount_ponto.state_schema import AccountState
 
 __all__ = [
     "Booker",
@@ -80,7 +81,7 @@ def account_time_zone(
     config: Config,
     link: AccountLink,
     account: Account,
-    remembered: dict[str, Any],
+    remembered: AccountState,
 ) -> dt.tzinfo:
     """The zone of the account's dates (see :func:`~beancount_ponto.config.account_zone`).
 
@@ -92,12 +93,11 @@ def account_time_zone(
 
     def bank_zone() -> str | None:
         fi_id = account.financial_institution_id
-        if "bank_time_zone" not in remembered and fi_id:
+        if remembered.bank_time_zone is None and fi_id:
             bank = client.financial_institution(fi_id)
-            remembered["bank_time_zone"] = bank.time_zone or ""
-            remembered["bank_name"] = bank.name
-        name = remembered.get("bank_time_zone")
-        return name if isinstance(name, str) and name else None
+            remembered.bank_time_zone = bank.time_zone or ""
+            remembered.bank_name = bank.name
+        return remembered.bank_time_zone or None
 
     return account_zone(config, link, bank_zone)
 

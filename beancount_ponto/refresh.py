@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from beancount_ponto.consent import ConsentRefusal
 from beancount_ponto.errors import PontoError
 from beancount_ponto.ponto.responses import CONSENT_ERROR_CODES
-from beancount_ponto.timeutil import from_iso, now_utc, to_iso
+from beancount_ponto.timeutil import now_utc
 
 if TYPE_CHECKING:
     from beancount_ponto.config import AccountLink
@@ -60,7 +60,7 @@ def refresh(
         if account is None:
             continue
         record = state.account(account.id)
-        last = from_iso(record.get("sync_requested_at"))
+        last = record.sync_requested_at
         if last and now - last < SYNC_COOLDOWN:
             minutes = int((SYNC_COOLDOWN - (now - last)).total_seconds() // 60) + 1
             results[link.ponto_id].notes.append(
@@ -74,7 +74,7 @@ def refresh(
             except PontoError as exc:
                 results[link.ponto_id].notes.append(f"bank refresh ({subtype}) refused: {exc}")
                 continue
-            record["sync_requested_at"] = to_iso(now)
+            record.sync_requested_at = now
             started.append((link, sync.id))
     announced: set[str] = set()
     for link, sync_id in started:

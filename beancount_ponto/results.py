@@ -6,13 +6,16 @@ Plain records shared by the CLI, the runner and the Fava page; no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
     from beancount_ponto.consent import ConsentRefusal
+
+#: Who ran a sync, for the run history.
+RunSource = Literal["cli", "extract", "runner", "fava", "demo"]
 
 
 @dataclass
@@ -92,7 +95,7 @@ class SyncOptions:
 
     refresh: bool = False
     customer_ip: str = "127.0.0.1"
-    source: str = "cli"
+    source: RunSource = "cli"
     dry_run: bool = False
     lock_timeout: float = 60.0
     progress: Callable[[str], None] | None = None

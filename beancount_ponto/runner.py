@@ -25,13 +25,13 @@ Contract:
   run: what Ponto still serves is written.
 * The config file is re-read when it changes (new links are picked up).
 
-State: besides the sync's per-account records, ``state.extra["runner"]`` (in
-``.bean-ponto/<output>.state.json``) holds ``last_run``, ``last_outcome``
-(``ok``/``failed``/``stopped``), ``last_message``, ``last_success``,
-``failing_since``, ``last_error``, ``failures`` (failed runs in a row),
-``every_seconds`` (None for ``--once``), ``pid``, ``consent_notified_on`` and
-``consent_notified_revoked`` (the revoked accounts that notification named).
-Skipped runs are not recorded (the lock they lacked guards the state).
+State: besides the sync's per-account records, the state's
+:class:`~beancount_ponto.state_schema.RunnerState` (in
+``.bean-ponto/<output>.state.json``) holds the last tick, its outcome and
+message, the failure streak (one :class:`~beancount_ponto.state_schema.Health`,
+as for accounts), the interval (None for ``--once``), the pid and the last
+consent notification. Skipped runs are not recorded (the lock they lacked
+guards the state).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import schedule
 
@@ -54,7 +54,7 @@ from beancount_ponto.ledger import writer_lock
 from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
-from beancount_ponto.timeutil import from_iso, now_utc, to_iso
+from beancount_ponto.timeutil import now_utc, to_iso
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -63,10 +63,10 @@ if TYPE_CHECKING:
 
     from beancount_ponto.config import Config
     from beancount_ponto.ponto.client import PontoClient
+    from beancount_ponto.state_schema import TickOutcome
 
 log = logging.getLogger("beancount_ponto.runner")
 
-RUNNER_KEY = "runner"
 MESSAGE_ENV = "BEAN_PONTO_MESSAGE"
 NOTIFY_TIMEOUT = 60.0
 DEFAULT_EVERY = 3600
@@ -84,7 +84,7 @@ class TickReport:
         failing_since: for a failed run, since when runs fail.
     """
 
-    outcome: str
+    outcome: TickOutcome
     message: str
     result: SyncResult | None = None
     failing_since: dt.datetime | None = None
@@ -260,29 +260,16 @@ class Runner:
     # -- state --------------------------------------------------------------
 
     def _remember(self, report: TickReport, started: dt.datetime) -> None:
-        """Record the run in ``state.extra["runner"]``; set ``report.failing_since``."""
-        when = to_iso(started)
+        """Record the run in the state's runner record; set ``report.failing_since``."""
         try:
             with writer_lock(self.output, 1.0 if report.outcome == "stopped" else 10.0):
                 state = SyncState.load(self.output)
-                record: dict[str, Any] = state.extra.setdefault(RUNNER_KEY, {})
-                record.update(
-                    last_run=when,
-                    last_outcome=report.outcome,
-                    last_message=report.message,
-                    every_seconds=self.every,
-                    pid=os.getpid(),
-                )
+                record = state.runner
+                record.ticked(started.replace(microsecond=0), report.outcome, report.message)
+                record.every_seconds, record.pid = self.every, os.getpid()
                 if self._notified:
-                    record.update(self._notified.to_record())
-                if report.outcome == "failed":
-                    record.setdefault("failing_since", when)
-                    record["last_error"] = report.message
-                    record["failures"] = int(record.get("failures", 0)) + 1
-                elif report.outcome == "ok":
-                    record["last_success"] = when
-                    for key in ("failing_since", "last_error", "failures"):
-                        record.pop(key, None)
+                    record.consent_notified_on = self._notified.day
+                    record.consent_notified_revoked = list(self._notified.revoked)
                 state.save()
         except (PontoError, OSError) as exc:
             log.warning("could not record this run in the state: %s", exc)
@@ -311,7 +298,9 @@ class Runner:
             log.warning("%s", message)
         today = now.astimezone().date().isoformat()
         revoked = tuple(sorted(s.ponto_id for s in statuses if s.consent.state == "revoked"))
-        before = self._notified or Notified.from_record(state.extra.get(RUNNER_KEY))
+        before = self._notified or Notified(
+            state.runner.consent_notified_on, tuple(state.runner.consent_notified_revoked)
+        )
         due = before.day != today or not set(revoked) <= set(before.revoked)
         if messages and self.config.notify_command and due:
             self._notified = Notified(today, revoked)
@@ -369,22 +358,6 @@ class Notified:
     day: str | None = None
     revoked: tuple[str, ...] = ()
 
-    @classmethod
-    def from_record(cls, record: object) -> Notified:
-        """Read from the runner's state record (empty when never notified)."""
-        if not isinstance(record, dict):
-            return cls()
-        day = record.get("consent_notified_on")
-        revoked = record.get("consent_notified_revoked")
-        return cls(
-            day if isinstance(day, str) else None,
-            tuple(str(r) for r in revoked) if isinstance(revoked, list) else (),
-        )
-
-    def to_record(self) -> dict[str, Any]:
-        """The keys to store in the runner's state record."""
-        return {"consent_notified_on": self.day, "consent_notified_revoked": list(self.revoked)}
-
 
 def _mtime(path: Path) -> float | None:
     try:
@@ -395,15 +368,13 @@ def _mtime(path: Path) -> float | None:
 
 def _failing_since(state: SyncState, report: TickReport) -> dt.datetime | None:
     """The earliest failure time of the runner and of the accounts failing now."""
-    stamps = [from_iso(state.extra.get(RUNNER_KEY, {}).get("failing_since"))]
+    stamps = [state.runner.health.failing_since]
     if report.result is not None:
         stamps += [
-            from_iso(state.accounts.get(a.ponto_id, {}).get("failing_since"))
-            for a in report.result.accounts
-            if a.error
+            state.known(a.ponto_id).health.failing_since for a in report.result.accounts if a.error
         ]
     found = [s for s in stamps if s is not None]
     return min(found) if found else None
 
 
-__all__ = ["DEFAULT_EVERY", "MESSAGE_ENV", "RUNNER_KEY", "Runner", "TickReport"]
+__all__ = ["DEFAULT_EVERY", "MESSAGE_ENV", "Runner", "TickReport"]

@@ -6,9 +6,10 @@ Two files live in ``.bean-ponto/`` next to the output ledger file:
   per line, append-only. An id listed here is never written again, even if the
   user deleted its entry from the ledger ("deleted stays deleted").
 * ``<output>.state.json`` — small, rewritten atomically: per-account status
-  (last fetch, last success, failing since, last error, consent expiry,
-  synchronization cooldown, cached bank time zone), the history of the last
-  runs, and ``pending``: the ids of a batch being written.
+  (:class:`~beancount_ponto.state_schema.AccountState`), the runner's record,
+  the history of the last runs, and ``pending``: the ids of a batch being
+  written. Its schema, versions and migration are in
+  :mod:`beancount_ponto.state_schema`; nothing else reads a key of it.
 
 Write protocol (under the writer lock): save ``pending``; replace the output
 file atomically (with the batch appended and, for a late batch, the balance
@@ -27,9 +28,19 @@ from typing import TYPE_CHECKING, Any
 from beancount_ponto.errors import LedgerError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger import ids_in_file, state_dir
+from beancount_ponto.state_schema import (
+    SCHEMA_VERSION,
+    AccountState,
+    RunnerState,
+    RunRecord,
+    SchemaError,
+    migrate,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from beancount_ponto.ledger import IncludeCache
 
 MAX_RUNS = 50
 
@@ -39,10 +50,14 @@ class SyncState:
     """The state of one output file. Load with :meth:`load`, persist with :meth:`save`."""
 
     output: Path
-    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    runs: list[RunRecord] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    runner: RunnerState = field(default_factory=RunnerState)
+    #: :func:`~beancount_ponto.ledger.ledger_files`' cache of each file's includes.
+    includes: IncludeCache = field(default_factory=dict)
+    #: An older version asked for the balance assertions to be rechecked.
+    recheck_balances: bool = False
     _ids: set[str] | None = None
 
     @property
@@ -73,19 +88,26 @@ class SyncState:
             raise state._bad_state(f"unreadable: {exc}") from None
         if not isinstance(raw, dict):
             raise state._bad_state("not a JSON object")
-        accounts, runs = raw.get("accounts") or {}, raw.get("runs") or []
-        pending, extra = raw.get("pending") or [], raw.get("extra") or {}
-        if not isinstance(accounts, dict) or not all(
-            isinstance(a, dict) for a in accounts.values()
-        ):
-            raise state._bad_state('"accounts" is not an object of objects')
-        if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
-            raise state._bad_state('"runs" is not a list of objects')
-        if not isinstance(pending, list) or not all(isinstance(p, str) for p in pending):
-            raise state._bad_state('"pending" is not a list of ids')
-        if not isinstance(extra, dict):
-            raise state._bad_state('"extra" is not an object')
-        state.accounts, state.runs, state.pending, state.extra = accounts, runs, pending, extra
+        try:
+            doc = migrate(raw)
+            state.accounts = {
+                pid: AccountState.from_json(record, f"accounts.{pid}")
+                for pid, record in _object(doc, "accounts").items()
+            }
+            runs = doc.get("runs") or []
+            if not isinstance(runs, list):
+                raise SchemaError("runs", "a list")
+            state.runs = [RunRecord.from_json(r, f"runs[{i}]") for i, r in enumerate(runs)]
+            pending = doc.get("pending") or []
+            if not isinstance(pending, list) or not all(isinstance(i, str) for i in pending):
+                raise SchemaError("pending", "a list of ids")
+            state.pending = pending
+            if doc.get("runner") is not None:
+                state.runner = RunnerState.from_json(doc["runner"])
+            state.includes = _object(doc, "includes")
+            state.recheck_balances = doc.get("recheck_balances") is True
+        except SchemaError as exc:
+            raise state._bad_state(str(exc)) from None
         return state
 
     def _bad_state(self, what: str) -> LedgerError:
@@ -100,11 +122,13 @@ class SyncState:
         """Write the JSON state atomically."""
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
-            "version": 1,
-            "accounts": self.accounts,
-            "runs": self.runs[-MAX_RUNS:],
+            "version": SCHEMA_VERSION,
+            "accounts": {pid: record.to_json() for pid, record in self.accounts.items()},
+            "runs": [run.to_json() for run in self.runs[-MAX_RUNS:]],
             "pending": self.pending,
-            "extra": self.extra,
+            "runner": self.runner.to_json() if self.runner.last_run else None,
+            "includes": self.includes,
+            "recheck_balances": self.recheck_balances,
         }
         atomic_write_text(self.state_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
@@ -177,11 +201,22 @@ class SyncState:
 
     # -- per account --------------------------------------------------------
 
-    def account(self, ponto_id: str) -> dict[str, Any]:
-        """The mutable status record of one Ponto account."""
-        return self.accounts.setdefault(ponto_id, {})
+    def account(self, ponto_id: str) -> AccountState:
+        """The mutable status record of one Ponto account (created when new)."""
+        return self.accounts.setdefault(ponto_id, AccountState())
 
-    def add_run(self, run: dict[str, Any]) -> None:
+    def known(self, ponto_id: str) -> AccountState:
+        """The status record of one Ponto account, or an empty one (not added)."""
+        return self.accounts.get(ponto_id) or AccountState()
+
+    def add_run(self, run: RunRecord) -> None:
         """Remember one run's outcome (the last 50 are kept)."""
         self.runs.append(run)
         del self.runs[:-MAX_RUNS]
+
+
+def _object(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key) or {}
+    if not isinstance(value, dict):
+        raise SchemaError(key, "an object")
+    return value

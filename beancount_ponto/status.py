@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.consent import (
@@ -21,18 +20,18 @@ from beancount_ponto.consent import (
     consent_status,
     current_refusal,
 )
-from beancount_ponto.deepcheck import DeepCheck, last_check
-from beancount_ponto.timeutil import from_iso, now_utc, to_iso
+from beancount_ponto.timeutil import to_iso
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from beancount_ponto.config import AccountLink, Config
     from beancount_ponto.ponto.models import Account
-    from beancount_ponto.results import AccountResult
     from beancount_ponto.state import SyncState
+    from beancount_ponto.state_schema import AccountState, DeepCheck
 
 #: Ponto refreshes every account 4 times a day: a last refresh older than this is stale.
 STALE_AFTER = dt.timedelta(hours=24)
-REFUSAL_KEY = "consent_refusal"
 
 
 def is_stale(synchronized_at: dt.datetime | None, now: dt.datetime) -> bool:
@@ -112,10 +111,10 @@ class AccountFacts:
 
 
 def account_facts(
-    account: Account | None, record: dict[str, Any], link: AccountLink | None
+    account: Account | None, record: AccountState, link: AccountLink | None
 ) -> AccountFacts:
     """Merge the live account (when Ponto could be read) with the saved state record."""
-    refusal = current_refusal(account, ConsentRefusal.from_json(record.get(REFUSAL_KEY)))
+    refusal = current_refusal(account, record.refusal)
     if account is not None:
         return AccountFacts(
             reference=account.reference,
@@ -127,15 +126,14 @@ def account_facts(
             synchronized_at=account.synchronized_at,
             refusal=refusal,
         )
-    raw_balance = record.get("balance")
     return AccountFacts(
-        reference=record.get("reference") or (link.reference if link else ""),
-        currency=record.get("currency") or (link.currency if link else ""),
-        description=record.get("description") or "",
-        balance=Decimal(raw_balance) if isinstance(raw_balance, str) else None,
-        balance_reference_date=from_iso(record.get("balance_reference_date")),
-        consent_expires_at=from_iso(record.get("consent_expires_at")),
-        synchronized_at=from_iso(record.get("synchronized_at")),
+        reference=record.reference or (link.reference if link else ""),
+        currency=record.currency or (link.currency if link else ""),
+        description=record.description or "",
+        balance=record.balance,
+        balance_reference_date=record.balance_reference_date,
+        consent_expires_at=record.consent_expires_at,
+        synchronized_at=record.synchronized_at,
         refusal=refusal,
     )
 
@@ -149,7 +147,7 @@ def link_statuses(
     """One status per linked account, live data first, else what the state remembers."""
     result = []
     for link in config.links.values():
-        record = state.accounts.get(link.ponto_id, {})
+        record = state.known(link.ponto_id)
         account = (accounts or {}).get(link.ponto_id)
         facts = account_facts(account, record, link)
         result.append(
@@ -164,57 +162,15 @@ def link_statuses(
                 balance=None if facts.balance is None else str(facts.balance),
                 balance_reference_date=facts.balance_reference_date,
                 ponto_synchronized_at=facts.synchronized_at,
-                last_fetch=from_iso(record.get("last_fetch")),
-                last_success=from_iso(record.get("last_success")),
-                last_new=record.get("last_new"),
-                failing_since=from_iso(record.get("failing_since")),
-                last_error=record.get("last_error"),
-                balance_note=record.get("balance_mismatch"),
+                last_fetch=record.last_fetch,
+                last_success=record.health.last_success,
+                last_new=record.last_new,
+                failing_since=record.health.failing_since,
+                last_error=record.health.last_error,
+                balance_note=record.balance_mismatch,
                 live=account is not None,
-                deep_check=last_check(record),
+                deep_check=record.deep_check,
                 ponto_stale=is_stale(facts.synchronized_at, now),
             )
         )
     return result
-
-
-def record_outcome(
-    record: dict[str, Any], ledger_account: str, account: Account | None, result: AccountResult
-) -> None:
-    """Write what a run saw of an account, and how it went, into its state record.
-
-    The inverse of :func:`account_facts`; a failure starts (or extends)
-    ``failing_since``, a complete success clears it. ``last_fetch`` moves only
-    when the fetch worked: a failed attempt (an outage) is no fetch.
-    """
-    now = to_iso(now_utc())
-    record["account"] = ledger_account
-    if not result.error:
-        record["last_fetch"] = now
-    if account is not None:
-        record.update(
-            {
-                "reference": account.reference,
-                "currency": account.currency,
-                "description": account.description,
-                "consent_expires_at": to_iso(account.consent_expires_at),
-                "synchronized_at": to_iso(account.synchronized_at),
-                "balance": str(account.current_balance)
-                if account.current_balance is not None
-                else None,
-                "balance_reference_date": to_iso(account.current_balance_reference_date),
-            }
-        )
-    if result.refusal is not None:
-        record[REFUSAL_KEY] = result.refusal.to_json()
-    elif account is not None:  # Ponto was read and reports no refusal
-        record.pop(REFUSAL_KEY, None)
-    if result.error:
-        record["last_error"] = result.error
-        record.setdefault("failing_since", now)
-        record["failures"] = int(record.get("failures", 0)) + 1
-    elif not result.stopped:  # an interrupted walk is not a success yet
-        record["last_success"] = now
-        record["last_new"] = result.new
-        for key in ("last_error", "failing_since", "failures"):
-            record.pop(key, None)

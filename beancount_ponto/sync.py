@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 
 from beancount_ponto import balance, deepcheck, pending, withdraw
 from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
-from beancount_ponto.consent import ConsentRefusal, current_refusal, refusal_from_error
+from beancount_ponto.consent import current_refusal, refusal_from_error
 from beancount_ponto.convert import ConvertOptions, balance_to_entry, format_entries
 from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
 from beancount_ponto.fileutil import spool_pairs
@@ -81,8 +81,8 @@ from beancount_ponto.pipeline import (
 from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
 from beancount_ponto.state import SyncState
-from beancount_ponto.status import REFUSAL_KEY, record_outcome
-from beancount_ponto.timeutil import now_utc, to_iso
+from beancount_ponto.state_schema import RunRecord
+from beancount_ponto.timeutil import now_utc
 from beancount_ponto.walk import WalkStats
 
 if TYPE_CHECKING:
@@ -141,7 +141,8 @@ class _Run:
         (``<account id>/<reference date>``, asserted the day after), so a lost
         state file does not hide an assertion a late transaction could break.
         """
-        dates = [str(self.state.account(ponto_id).get("asserted_until", ""))]
+        until = self.state.account(ponto_id).asserted_until
+        dates = [until.isoformat() if until else ""]
         for key in self.scan.ids:
             account, _, reference = key.rpartition("/")
             if account == ponto_id:
@@ -389,12 +390,12 @@ def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]])
         have = totals.get((entry.account, entry.amount.currency, entry.date), Decimal(0))
         if have == entry.amount.number:
             keep.append((result, entry))
-            record.pop("balance_mismatch", None)
-            record["asserted_until"] = max(entry.date.isoformat(), record.get("asserted_until", ""))
+            record.balance_mismatch = None
+            record.asserted_until = max(entry.date, record.asserted_until or entry.date)
         else:
             note = balance.mismatch_note(entry, have)
             result.notes.append(note)
-            record["balance_mismatch"] = note
+            record.balance_mismatch = note
     if keep:
         entries = [entry for _, entry in keep]
         run.write(
@@ -469,7 +470,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
         if item.error is None and account is None:
             item.error = not_shared(link.ponto_id)
         if item.error is None and account is not None:
-            remembered = ConsentRefusal.from_json(run.state.account(account.id).get(REFUSAL_KEY))
+            remembered = run.state.account(account.id).refusal
             item.refusal = item.refusal or current_refusal(account, remembered)
             try:
                 _sync_account(run, link, account, item)
@@ -482,14 +483,14 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             except PontoError as exc:
                 item.error = str(exc)
         if not run.options.dry_run:
-            record_outcome(run.state.account(link.ponto_id), link.account, account, item)
+            run.state.account(link.ponto_id).saw(link.account, account, item)
     if result.included and not run.options.dry_run:
-        if run.state.extra.get("recheck_balances"):  # remembered by an older version
+        if run.state.recheck_balances:  # remembered by an older version
             try:
                 notes = withdraw.withdraw_failing(run.ledger, run.output)
-                run.state.extra.pop("recheck_balances", None)
+                run.state.recheck_balances = False
             except OSError as exc:  # e.g. the file was being edited: next run retries
-                run.state.extra["recheck_balances"] = True
+                run.state.recheck_balances = True
                 notes = [f"balance assertions not rechecked yet ({exc}); next run retries"]
             for item in result.accounts:
                 item.notes.extend(n for n in notes if item.account in n or "rechecked" in n)
@@ -506,25 +507,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
     if run.gone:
         result.notes.append(_gone_note(run))
     if not run.options.dry_run:
-        run.state.add_run(
-            {
-                "at": to_iso(now_utc()),
-                "source": run.options.source,
-                "ok": result.ok,
-                "accounts": {
-                    a.ponto_id: {
-                        "account": a.account,
-                        "new": a.new,
-                        "skipped": a.skipped,
-                        "deleted": a.deleted,
-                        "error": a.error,
-                        "notes": a.notes
-                        + ([f"ACTION NEEDED: {a.refusal.describe()}"] if a.refusal else []),
-                    }
-                    for a in result.accounts
-                },
-            }
-        )
+        run.state.add_run(RunRecord.of(result, run.options.source, now_utc()))
         run.state.save()
         run.booker.save()
     result.entries_text = "\n".join(run.dry_texts)
@@ -602,7 +585,7 @@ def run_sync(
                 create_output(output, roots)
             else:
                 ensure_options(output, roots)
-        cache = run.state.extra.setdefault("includes", {})
+        cache = run.state.includes
         included = output.resolve() in ledger_files(ledger, with_missing=True, cache=cache)
         result = _execute(run, SyncResult(output=output, included=included))
         if config.pending_file is not None and not options.dry_run:

@@ -76,10 +76,10 @@ def measure(order: ListOrder, transactions: int, runs: int) -> None:
                 requests.append(client.request_count - before)
                 assert result.ok and result.new == 0, result.accounts[0].summary()
             record = SyncState.load(output).account(sim.account_ids[0])
-            check = record.get("deep_check", {})
+            check = record.deep_check
             extra = (
-                f", {check['pages']} pages, {check['seen']} read, balance {check['balance']}"
-                if full
+                f", {check.pages} pages, {check.seen} read, balance {check.balance}"
+                if full and check
                 else ""
             )
             print(

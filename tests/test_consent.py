@@ -141,7 +141,7 @@ def test_revoked_consent_is_fetched_reported_and_the_sync_exits_1(
     again = ws.sync()
     assert again.ok and not again.needs_action
     assert of(again, checking).new == 1 and new in ws.output_text()
-    assert "consent_refusal" not in SyncState.load(ws.output).accounts[checking]
+    assert SyncState.load(ws.output).accounts[checking].refusal is None
     assert status_json(bean, ws)["Assets:Bank:Checking"]["consent"]["state"] == "ok"
 
 
@@ -164,11 +164,11 @@ def test_reads_refused_after_a_revocation_clear_once_reauthorized(
     dollars = sim.account_ids[2]
     sim.revoke_consent(dollars, refuse_reads=True)
     assert of(ws.sync(), dollars).error
-    assert "consent_refusal" in SyncState.load(ws.output).accounts[dollars]
+    assert SyncState.load(ws.output).accounts[dollars].refusal is not None
     sim.reauthorize(dollars)
     result = ws.sync()
     assert result.ok and of(result, dollars).new == 40
-    assert "consent_refusal" not in SyncState.load(ws.output).accounts[dollars]
+    assert SyncState.load(ws.output).accounts[dollars].refusal is None
 
 
 def test_importer_warns_about_a_revoked_consent(

@@ -6,6 +6,7 @@ Screenshots go to ``$PONTO_SHOTS`` when it is set (for looking at them).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -21,6 +22,7 @@ from werkzeug.serving import make_server
 from beancount_ponto.config import save_config
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
+from beancount_ponto.state_schema import RunLine, RunRecord
 from tests.conftest import Workspace, make_workspace
 from tests.test_fava_e2e import CHROMIUM, CHROMIUM_ARGS
 from tests.test_fava_extension import WRONG_SECRET, add_extension
@@ -79,13 +81,17 @@ def test_tables_fit_with_long_errors_and_text(
     ws.sim.add_transaction(checking, "-7340.5", counterpart_name=PAYEE)
     ws.sync()
     state = SyncState.load(ws.output)
-    run = {"at": state.runs[-1]["at"], "source": "runner", "ok": False, "accounts": {}}
+    at = state.runs[-1].at
+    assert at is not None
+    lines: dict[str, RunLine] = {}
     for pid, record in state.accounts.items():
-        record["failing_since"] = state.runs[-1]["at"]
-        record["last_error"] = f"Ponto answered 500 for {record['account']}: {LONG_WORD}"
-        run["accounts"][pid] = {"account": record["account"], "error": record["last_error"]}
+        record.health.failed(at, f"Ponto answered 500 for {record.account}: {LONG_WORD}")
+        lines[pid] = RunLine(account=record.account or "", error=record.health.last_error)
+    run = RunRecord(at=at, source="runner", ok=False, accounts=lines)
     state.runs.append(run)
-    state.runs.append({**run, "accounts": {savings: {"account": "A", "error": LONG_WORD + "2"}}})
+    state.runs.append(
+        dataclasses.replace(run, accounts={savings: RunLine(account="A", error=LONG_WORD + "2")})
+    )
     state.save()
     save_config(ws.config.with_links({k: v for k, v in ws.config.links.items() if k != savings}))
     page = open_tab(browser, width)

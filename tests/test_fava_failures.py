@@ -36,14 +36,14 @@ def errors(fava: Fava) -> list[str]:
 def test_a_ponto_outage_is_a_failure_reported_once(ws: Workspace, fava: Fava) -> None:
     ws.sync()
     checking = ws.sim.account_ids[0]
-    fetched = SyncState.load(ws.output).accounts[checking]["last_fetch"]
+    fetched = SyncState.load(ws.output).accounts[checking].last_fetch
     ws.sim.fail_next(10_000, 503)
     assert fava.post("sync").status_code == 200
     job = fava.wait_job()
     assert job["state"] == "failed", job
     assert OUTAGE in job["summary"]
     # The failed fetch is not a fetch.
-    assert SyncState.load(ws.output).accounts[checking]["last_fetch"] == fetched
+    assert SyncState.load(ws.output).accounts[checking].last_fetch == fetched
     page = fava.page()
     text = visible_text(page)
     assert text.count(OUTAGE) == 1, text

@@ -28,7 +28,7 @@ from beancount_ponto.cli import main as cli
 from beancount_ponto.cli.run import RedactSecrets, format_duration, parse_duration, status_lines
 from beancount_ponto.config import load_config, save_config
 from beancount_ponto.ledger import writer_lock
-from beancount_ponto.runner import RUNNER_KEY, Runner
+from beancount_ponto.runner import Runner
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
 from beancount_ponto.timeutil import now_utc
@@ -132,7 +132,8 @@ def account_polls(sim: Simulator) -> int:
 
 
 def runner_record(ws: Workspace) -> dict[str, object]:
-    return dict(SyncState.load(ws.output).extra.get(RUNNER_KEY, {}))
+    """The runner's record as the state file holds it (its JSON form)."""
+    return SyncState.load(ws.output).runner.to_json()
 
 
 @contextlib.contextmanager
@@ -481,7 +482,7 @@ def test_a_consent_ponto_refuses_stops_that_account_only(
     assert any("consent REVOKED" in r.getMessage() for r in caplog.records)
     assert bean_check(ws.ledger) == []
     record = SyncState.load(ws.output).accounts[checking]
-    assert "consent" in str(record["last_error"])
+    assert "consent" in str(record.health.last_error)
 
 
 # -- logs ----------------------------------------------------------------------------------

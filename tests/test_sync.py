@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 import shutil
 import threading
@@ -210,7 +211,7 @@ def test_one_failing_account_does_not_stop_the_others(ws: Workspace) -> None:
     assert failed.error and "consent" in failed.error and "Ponto" in failed.error
     assert [of(result, i).new for i in ws.sim.account_ids] == [40, 0, 40]
     state = SyncState.load(ws.output)
-    assert state.accounts[ws.sim.account_ids[1]]["failing_since"]
+    assert state.accounts[ws.sim.account_ids[1]].health.failing_since
     assert bean_check(ws.ledger) == []
 
 
@@ -432,13 +433,15 @@ def test_a_recheck_remembered_by_an_older_version_is_done_next_run(
     ws.sync()  # appended without the withdrawal, as the older version did before its crash
     monkeypatch.undo()
     assert bean_check(ws.ledger)
-    state = SyncState.load(ws.output)
-    state.extra["recheck_balances"] = True
-    state.save()
+    path = SyncState.load(ws.output).state_path  # as version 1 kept the flag
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["version"], raw["extra"] = 1, {"recheck_balances": True}
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    assert SyncState.load(ws.output).recheck_balances
     ws.sync()  # nothing new at Ponto: the remembered recheck repairs the ledger
     assert bean_check(ws.ledger) == []
     assert "; 2026-11-21 balance Assets:Bank:Checking" in ws.output_text()
-    assert "recheck_balances" not in SyncState.load(ws.output).extra
+    assert not SyncState.load(ws.output).recheck_balances
 
 
 def test_transactions_before_the_ledgers_open_are_refused(ws: Workspace) -> None:

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from beancount_ponto.convert import local_date
-from beancount_ponto.deepcheck import RECORD_KEY, last_check
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.simulator.records import ListOrder
 from beancount_ponto.state import SyncState
@@ -140,7 +139,7 @@ def test_sync_full_brings_in_what_the_walk_cannot_see(tmp_path: Path) -> None:
         assert transaction_pages(sim) == 4
         assert result.accounts[0].new == 1
         assert ids_in(ws.output_text())[late] == 1
-        check = last_check(SyncState.load(ws.output).account(sim.account_ids[0]))
+        check = SyncState.load(ws.output).account(sim.account_ids[0]).deep_check
         assert check is not None
         assert (check.trigger, check.pages, check.seen, check.missing) == ("full", 4, 301, 1)
         assert check.balance == "agrees"
@@ -160,14 +159,15 @@ def test_the_deep_check_runs_once_a_day_by_itself(tmp_path: Path) -> None:
         state = SyncState.load(ws.output)
         record = state.account(sim.account_ids[0])
         day_old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24, minutes=1)
-        record[RECORD_KEY]["at"] = day_old.isoformat()
+        assert record.deep_check is not None
+        record.deep_check = dataclasses.replace(record.deep_check, at=day_old)
         state.save()
         sim.reset_log()
         result = ws.sync()
         assert transaction_pages(sim) == 4
         assert result.accounts[0].new == 1
         assert ids_in(ws.output_text())[late] == 1
-        check = last_check(SyncState.load(ws.output).account(sim.account_ids[0]))
+        check = SyncState.load(ws.output).account(sim.account_ids[0]).deep_check
         assert check is not None and check.trigger == "daily" and check.missing == 1
         sim.reset_log()
         ws.sync()
@@ -191,10 +191,10 @@ def test_a_balance_mismatch_causes_one_deep_check_that_heals_it(tmp_path: Path) 
         assert healed.accounts[0].new == 1
         assert ids_in(ws.output_text())[late] == 1
         record = SyncState.load(ws.output).account(account)
-        check = last_check(record)
+        check = record.deep_check
         assert check is not None
         assert (check.trigger, check.missing, check.balance) == ("mismatch", 1, "agrees")
-        assert "balance_mismatch" not in record
+        assert record.balance_mismatch is None
         asserted = ws.sync()  # the reference date is asserted now that the ledger agrees
         assert "balance asserted on 2026-11-22" in asserted.accounts[0].notes
         sim.reset_log()
@@ -218,13 +218,13 @@ def test_a_deep_walk_keeps_deleted_entries_deleted(tmp_path: Path) -> None:
         result = ws.sync(full=True)
         assert result.accounts[0].new == 0
         assert victim not in ws.output_text()
-        check = last_check(SyncState.load(ws.output).account(sim.account_ids[0]))
+        check = SyncState.load(ws.output).account(sim.account_ids[0]).deep_check
         assert check is not None and check.missing == 0 and check.balance == "differs"
 
 
 def test_deep_check_record_survives_a_round_trip(ws: Workspace) -> None:
     ws.sync()
     raw = json.loads(SyncState.load(ws.output).state_path.read_text())
-    saved = raw["accounts"][ws.sim.account_ids[1]][RECORD_KEY]
+    saved = raw["accounts"][ws.sim.account_ids[1]]["deep_check"]
     assert saved["trigger"] == "daily" and saved["pages"] == 1 and saved["seen"] == 40
     assert saved["balance"] == "agrees"

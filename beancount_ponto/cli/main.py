@@ -345,7 +345,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
                     "live": accounts is not None,
                     "note": note,
                     "accounts": [s.to_json() for s in statuses],
-                    "runner": state.extra.get(run_command.RUNNER_KEY),
+                    "runner": state.runner.to_json() if state.runner.last_run else None,
                     "to_review": waiting,
                 },
                 indent=2,

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.credentials import resolve_credentials
 from beancount_ponto.errors import PontoError
-from beancount_ponto.runner import RUNNER_KEY, Runner, TickReport
+from beancount_ponto.runner import Runner, TickReport
 from beancount_ponto.timeutil import now_utc, to_iso
 
 if TYPE_CHECKING:
@@ -84,20 +84,21 @@ def format_duration(seconds: int) -> str:
 
 def status_lines(state: SyncState) -> list[str]:
     """What ``bean-ponto status`` says about the scheduled runner (empty if it never ran)."""
-    record = state.extra.get(RUNNER_KEY)
-    if not isinstance(record, dict) or not record.get("last_run"):
+    record = state.runner
+    if record.last_run is None:
         return []
-    every = record.get("every_seconds")
-    how = f"every {format_duration(int(every))}" if every else "with --once"
+    every = record.every_seconds
+    how = f"every {format_duration(every)}" if every else "with --once"
+    success = to_iso(record.health.last_success) or "never"
     lines = [
-        f"Scheduled runner ({how}): last run {record['last_run']} "
-        f"({record.get('last_outcome', '?')}); last success {record.get('last_success', 'never')}"
+        f"Scheduled runner ({how}): last run {to_iso(record.last_run)} "
+        f"({record.last_outcome or '?'}); last success {success}"
     ]
-    if record.get("failing_since"):
-        runs = int(record.get("failures", 1))
+    if record.health.failing_since:
+        runs = record.health.failures or 1
         lines.append(
-            f"  FAILING since {record['failing_since']} ({runs} failed run"
-            f"{'s' if runs != 1 else ''} in a row): {record.get('last_error', '')}"
+            f"  FAILING since {to_iso(record.health.failing_since)} ({runs} failed run"
+            f"{'s' if runs != 1 else ''} in a row): {record.health.last_error or ''}"
         )
     return lines
 
@@ -244,7 +245,6 @@ def add_parser(sub: Any) -> None:
 
 
 __all__ = [
-    "RUNNER_KEY",
     "RedactSecrets",
     "Runner",
     "TickReport",

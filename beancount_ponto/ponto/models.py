@@ -401,7 +401,7 @@ class Synchronization:
     """A Ponto synchronization: Ponto refreshing one account from the bank."""
 
     id: str
-    status: str
+    status: SyncStatus
     resource_id: str | None = None
     subtype: str | None = None
     errors: tuple[dict[str, Any], ...] = field(default_factory=tuple)
@@ -420,7 +420,7 @@ class Synchronization:
         errors = r.attributes.get("errors") or []
         return cls(
             id=r.id,
-            status=r.required_string("status"),
+            status=_sync_status(r.required_string("status")),
             resource_id=r.string("resourceId"),
             subtype=r.string("subtype"),
             errors=tuple(e for e in errors if isinstance(e, dict))

@@ -45,7 +45,7 @@ from beancount_ponto.ledger_options import account_types, check_account
 from beancount_ponto.linking import describe_link
 from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses
-from beancount_ponto.timeutil import from_iso, now_utc
+from beancount_ponto.timeutil import now_utc
 from fava_ponto.forms import PageInputError, PageSettings, cross_site_error, text_field
 from fava_ponto.jobs import JobRunner, sync_work
 from fava_ponto.ledger_index import LedgerIndex
@@ -274,7 +274,7 @@ class PontoPage:
             and is_stale(config, state, now)
         ):
             self._start(config, refresh=False, customer_ip="127.0.0.1")
-        runner = state.extra.get("runner") or {}
+        runner = state.runner.health
         rows = tuple(
             build_rows(config, state, live, banks=self._banks, index=self.index(), now=now)
         )
@@ -297,13 +297,13 @@ class PontoPage:
                     error=error,
                 ),
             )
-        if runner.get("failing_since"):
+        if runner.failing_since:
             said.setdefault(
-                problem_key(str(runner.get("last_error"))),
+                problem_key(str(runner.last_error)),
                 _(
                     "The scheduled sync (bean-ponto run) is failing since %(when)s: %(error)s",
-                    when=PageView.when(from_iso(runner["failing_since"])),
-                    error=runner.get("last_error"),
+                    when=PageView.when(runner.failing_since),
+                    error=runner.last_error,
                 ),
             )
         return PageView(
@@ -314,8 +314,8 @@ class PontoPage:
             notices=tuple(text for text in said.values() if text),
             read_only=read_only,
             job=job,
-            runner_failing_since=from_iso(runner.get("failing_since")),
-            runner_error=runner.get("last_error"),
+            runner_failing_since=runner.failing_since,
+            runner_error=runner.last_error,
             config_path=str(config.path),
             output_path=str(output),
             included=not output.exists() or output.resolve() in self._files,
@@ -383,12 +383,12 @@ class PontoPage:
         for key, names in failing.items():  # one error per problem, not per account
             day = f"{since[key]:%Y-%m-%d}"
             out.append(f"Ponto: {', '.join(names)}: sync failing since {day}: {key}")
-        runner = state.extra.get("runner") or {}
-        error = problem_key(str(runner.get("last_error")))
-        if runner.get("failing_since") and error not in failing:
+        runner = state.runner.health
+        error = problem_key(str(runner.last_error))
+        if runner.failing_since and error not in failing:
             out.append(
-                f"Ponto: the scheduled sync is failing since {runner['failing_since'][:10]}: "
-                f"{runner.get('last_error')}"
+                f"Ponto: the scheduled sync is failing since {runner.failing_since:%Y-%m-%d}: "
+                f"{runner.last_error}"
             )
         return out
 

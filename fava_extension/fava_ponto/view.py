@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 from beancount_ponto.config import account_zone
 from beancount_ponto.consent import RENEW_URL, ConsentStatus, consent_status
 from beancount_ponto.convert import local_date
-from beancount_ponto.deepcheck import DeepCheck, last_check
 from beancount_ponto.i18n import _
 from beancount_ponto.refresh import SYNC_COOLDOWN
 from beancount_ponto.status import account_facts
 from beancount_ponto.status import is_stale as ponto_is_stale
-from beancount_ponto.timeutil import from_iso, local_zone, to_iso
+from beancount_ponto.timeutil import local_zone, to_iso
 from fava_ponto.review import ReviewList
 
 if TYPE_CHECKING:
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from beancount_ponto.pending import AccountPending
     from beancount_ponto.ponto.models import Account, FinancialInstitution
     from beancount_ponto.state import SyncState
+    from beancount_ponto.state_schema import AccountState, DeepCheck, RunLine
     from fava_ponto.ledger_index import LedgerIndex, LedgerTxn
 
 RUNS_SHOWN = 8
@@ -84,18 +84,6 @@ class AccountRow:
     def consent_date(self) -> dt.date | None:
         """The day the consent expires."""
         return self.consent.expires_day
-
-
-@dataclass(frozen=True)
-class RunLine:
-    """One account's outcome in one past run."""
-
-    account: str
-    new: int
-    skipped: int
-    deleted: int
-    error: str | None
-    notes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -219,11 +207,11 @@ def _balance_zone(
     config: Config,
     link: AccountLink | None,
     bank: FinancialInstitution | None,
-    record: dict[str, Any],
+    record: AccountState,
 ) -> dt.tzinfo:
     """The zone of balance reference dates, chosen as the sync chooses it."""
     return account_zone(
-        config, link, lambda: (bank.time_zone if bank else None) or record.get("bank_time_zone")
+        config, link, lambda: (bank.time_zone if bank else None) or record.bank_time_zone
     )
 
 
@@ -252,7 +240,7 @@ def build_rows(
     rows = []
     for pid in ids:
         link = config.links.get(pid)
-        record = state.accounts.get(pid, {})
+        record = state.known(pid)
         account = (live or {}).get(pid)
         bank = banks.get(account.financial_institution_id or "") if account else None
         facts = account_facts(account, record, link)
@@ -267,7 +255,7 @@ def build_rows(
         if link is not None and balance is not None and balance_date is not None:
             ledger_balance = index.balance(link.account, currency, balance_date)
             difference = balance - ledger_balance
-        requested = from_iso(record.get("sync_requested_at"))
+        requested = record.sync_requested_at
         possible = requested + SYNC_COOLDOWN if requested else None
         own = link.account if link else None
         rows.append(
@@ -276,7 +264,7 @@ def build_rows(
                 reference=reference,
                 description=facts.description,
                 currency=currency,
-                bank=(bank.name if bank else None) or record.get("bank_name") or "",
+                bank=(bank.name if bank else None) or record.bank_name or "",
                 balance=balance,
                 balance_date=balance_date,
                 ledger_balance=ledger_balance,
@@ -286,17 +274,17 @@ def build_rows(
                 ),
                 ponto_synchronized_at=facts.synchronized_at,
                 ponto_stale=ponto_is_stale(facts.synchronized_at, now),
-                last_fetch=from_iso(record.get("last_fetch")),
-                last_success=from_iso(record.get("last_success")),
-                last_new=record.get("last_new"),
-                failing_since=from_iso(record.get("failing_since")),
-                last_error=record.get("last_error"),
-                balance_note=record.get("balance_mismatch"),
+                last_fetch=record.last_fetch,
+                last_success=record.health.last_success,
+                last_new=record.last_new,
+                failing_since=record.health.failing_since,
+                last_error=record.health.last_error,
+                balance_note=record.balance_mismatch,
                 refresh_possible_at=possible if possible and possible > now else None,
                 linked=own,
                 choices=tuple(a for a in index.choices(currency) if a == own or a not in taken),
                 live=account is not None,
-                deep_check=last_check(record),
+                deep_check=record.deep_check,
             )
         )
     return rows
@@ -307,24 +295,10 @@ def build_runs(state: SyncState) -> list[RunView]:
     views = []
     for run in reversed(state.runs[-RUNS_SHOWN:]):
         lines = tuple(
-            RunLine(
-                account=str(item.get("account") or pid),
-                new=int(item.get("new") or 0),
-                skipped=int(item.get("skipped") or 0),
-                deleted=int(item.get("deleted") or 0),
-                error=item.get("error"),
-                notes=tuple(str(n) for n in item.get("notes") or ()),
-            )
-            for pid, item in (run.get("accounts") or {}).items()
+            dataclasses.replace(line, account=line.account or pid)
+            for pid, line in run.accounts.items()
         )
-        views.append(
-            RunView(
-                at=from_iso(run.get("at")),
-                source=str(run.get("source") or "?"),
-                ok=bool(run.get("ok")),
-                lines=lines,
-            )
-        )
+        views.append(RunView(at=run.at, source=run.source, ok=run.ok, lines=lines))
     return views
 
 
@@ -332,7 +306,7 @@ def is_stale(config: Config, state: SyncState, now: dt.datetime) -> bool:
     """True if a linked account was never fetched or not for ``fetch_stale_minutes``."""
     limit = now - dt.timedelta(minutes=config.fetch_stale_minutes)
     for pid in config.links:
-        last = from_iso(state.accounts.get(pid, {}).get("last_fetch"))
+        last = state.known(pid).last_fetch
         if last is None or last < limit:
             return True
     return False
