@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from beancount_ponto.ledger import IncludeCache
 
 MAX_RUNS = 50
+#: How much of the ids log's end is read to find a line a crash tore (longer than any id).
+_TAIL_BYTES = 4096
 
 
 @dataclass
@@ -172,9 +174,17 @@ class SyncState:
             return
         self.ids_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.ids_path, "a+b") as handle:
-            # A crash may have torn the last line: never glue an id onto it.
-            torn = handle.tell() > 0 and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n"
-            handle.write((("\n" if torn else "") + "".join(f"{i}\n" for i in ids)).encode())
+            # A crash may have torn the last line (part of an id of a batch still
+            # pending, which recover() logs again): cut it off, never glue onto it.
+            size = handle.seek(0, os.SEEK_END)
+            if size:
+                start = max(0, size - _TAIL_BYTES)
+                handle.seek(start)
+                tail = handle.read()
+                cut = tail.rfind(b"\n")
+                if not tail.endswith(b"\n") and (cut >= 0 or start == 0):
+                    handle.truncate(start + cut + 1)
+            handle.write("".join(f"{i}\n" for i in ids).encode())
             handle.flush()
             os.fsync(handle.fileno())
         self.written_ids.update(ids)

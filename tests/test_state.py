@@ -154,3 +154,14 @@ def test_recover_logs_the_pending_ids_the_output_holds(tmp_path: Path) -> None:
     loaded.recover()
     assert SyncState.load(output).written_ids == {"a"}
     assert SyncState.load(output).pending == []
+
+
+def test_a_torn_last_line_of_the_ids_log_is_left_out(tmp_path: Path) -> None:
+    output = tmp_path / "ponto.beancount"
+    state = SyncState(output=output)
+    state.log_written(["a", "b"])
+    with state.ids_path.open("ab") as handle:
+        handle.write("é".encode()[:1])  # a crash tore the write of the next id
+    assert SyncState.load(output).written_ids == {"a", "b"}
+    SyncState.load(output).log_written(["c"])
+    assert SyncState.load(output).written_ids == {"a", "b", "c"}
