@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from beancount_ponto.errors import ConfigError
 from beancount_ponto.fileutil import atomic_write_text
 from beancount_ponto.ledger_options import account_types, check_account, check_credentials_place
+from beancount_ponto.ponto.retry import DEFAULT_BACKOFF_SECONDS, DEFAULT_RETRIES
 from beancount_ponto.rules import Rule, parse_rules
 from beancount_ponto.timeutil import DEFAULT_ZONE, zone
 from beancount_ponto.tomledit import check_keys, merge_document
@@ -134,6 +135,10 @@ class Config:
     consent_warning_days: int = 30
     notify_command: str | None = None
     fetch_stale_minutes: int = 60
+    #: retries of a failed Ponto request (:class:`~beancount_ponto.ponto.retry.RetryPolicy`)
+    retries: int = DEFAULT_RETRIES
+    #: seconds before the first retry; each further retry waits twice as long
+    retry_backoff_seconds: float = DEFAULT_BACKOFF_SECONDS
     links: dict[str, AccountLink] = field(default_factory=dict)
     #: the optional pending file (:mod:`beancount_ponto.pending`); None = off
     pending_file: Path | None = None
@@ -226,6 +231,14 @@ def _count(raw: dict[str, Any], key: str, default: int, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"`{key}` must be a whole number of at least {minimum}, not {value!r}")
     return value
+
+
+def _seconds(raw: dict[str, Any], key: str, default: float) -> float:
+    """A non-negative number of seconds (a bool is not a number here)."""
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e6:
+        raise ConfigError(f"`{key}` must be a number of seconds of at least 0, not {value!r}")
+    return float(value)
 
 
 def _api_url(value: str) -> str:
@@ -348,6 +361,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
         consent_warning_days=_count(raw, "consent_warning_days", 30, minimum=0),
         notify_command=_typed(raw, "notify_command", str, None),
         fetch_stale_minutes=_count(raw, "fetch_stale_minutes", 60, minimum=0),
+        retries=_count(raw, "retries", DEFAULT_RETRIES, minimum=0),
+        retry_backoff_seconds=_seconds(raw, "retry_backoff_seconds", DEFAULT_BACKOFF_SECONDS),
         links=links,
         pending_file=_path(base, raw.get("pending_file"), "pending_file"),
         income_account=account("income_account", f"{types.income}:Uncategorized"),
@@ -408,6 +423,8 @@ def save_config(config: Config) -> None:
         "consent_warning_days",
         "notify_command",
         "fetch_stale_minutes",
+        "retries",
+        "retry_backoff_seconds",
         "income_account",
         "review_flag",
         "learn",

@@ -125,6 +125,10 @@ class Workspace:
         return self.output.read_text(encoding="utf-8") if self.output.exists() else ""
 
 
+#: ponto.toml keys for the processes tests start: the default retries, a 10 ms backoff.
+FAST_RETRIES = "retries = 4\nretry_backoff_seconds = 0.01\n"
+
+
 def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
     """Write a main ledger, a config linking ``accounts`` simulator accounts, credentials."""
     align_consents(sim)
@@ -137,7 +141,10 @@ def make_workspace(root: Path, sim: Simulator, accounts: int = 3) -> Workspace:
         credentials_file=root.parent / f"{root.name}-secrets" / "credentials.json",
         account_names=LEDGER_ACCOUNTS[:accounts],
     )
-    return Workspace(root, sim, load_config(root / "ponto.toml"))
+    # Retries as by default, but their backoff shortened: no test waits out real seconds.
+    toml = root / "ponto.toml"
+    toml.write_text(FAST_RETRIES + toml.read_text(encoding="utf-8"), encoding="utf-8")
+    return Workspace(root, sim, load_config(toml))
 
 
 @pytest.fixture

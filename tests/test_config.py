@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from beancount_ponto.config import load_config
+from beancount_ponto.config import load_config, save_config
 from beancount_ponto.errors import ConfigError
 
 LINK = '\n[accounts.abc]\naccount = "Assets:Bank:Checking"\n'
@@ -56,3 +56,43 @@ def test_good_values_load(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.overlap_days == 1
     assert str(config.links["abc"].start_date) == "2026-01-01"
+
+
+# -- retries -------------------------------------------------------------------------------
+
+
+def test_retries_and_backoff_reach_the_clients_policy(tmp_path: Path) -> None:
+    from beancount_ponto.credentials import Credentials, client_for
+    from beancount_ponto.ponto.retry import RetryPolicy
+
+    path = tmp_path / "ponto.toml"
+    path.write_text("retries = 1\nretry_backoff_seconds = 0.25\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.retries, config.retry_backoff_seconds) == (1, 0.25)
+    client = client_for(config, Credentials("id", "secret"))
+    assert client.retry == RetryPolicy(max_retries=1, backoff_base=0.25)
+    default = client_for(load_config(tmp_path / "none.toml"), Credentials("id", "secret"))
+    assert default.retry == RetryPolicy()
+    save_config(config)
+    assert load_config(path).retries == 1  # written back
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("retries = -1\n", "`retries` must be a whole number of at least 0"),
+        ('retries = "3"\n', "`retries` must be a whole number"),
+        ("retries = true\n", "`retries` must be a whole number"),
+        ("retry_backoff_seconds = -0.5\n", "`retry_backoff_seconds` must be a number of seconds"),
+        ('retry_backoff_seconds = "1s"\n', "`retry_backoff_seconds` must be a number of seconds"),
+        ("retry_backof_seconds = 1\n", "did you mean `retry_backoff_seconds`?"),
+        ("retrys = 1\n", "did you mean `retries`?"),
+    ],
+)
+def test_a_wrong_retry_setting_is_named_in_one_line(tmp_path: Path, text: str, named: str) -> None:
+    path = tmp_path / "ponto.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert named in str(info.value)
+    assert "\n" not in str(info.value)

@@ -267,7 +267,7 @@ def test_a_link_added_while_running_is_picked_up(tmp_path: Path, sim: Simulator)
 @pytest.mark.slow
 def test_runner_survives_faults_between_ticks_and_catches_up(ws: Workspace, sim: Simulator) -> None:
     faults: list[tuple[str, Callable[[], None]]] = [
-        ("503", lambda: sim.fail_next(3, 503)),
+        ("503", lambda: sim.fail_next(5, 503)),  # beyond the 4 retries: a tick fails
         ("dropped connections", lambda: sim.drop_next(2)),
         ("garbage", lambda: sim.garbage_next(2)),
         ("expired tokens", sim.expire_tokens),

@@ -3,14 +3,18 @@
 Contract:
 
 * All HTTP goes through :meth:`PontoClient._send`, the one request seam. It
-  adds the bearer token, a timeout, the User-Agent, retries and error mapping.
+  adds the bearer token, a timeout and the User-Agent; each attempt is
+  :meth:`PontoClient._request` (one HTTP exchange mapped to a body or a typed
+  error) and whether to try again is the client's
+  :class:`~beancount_ponto.ponto.retry.RetryPolicy`.
 * The access token comes from the client-credentials grant (HTTP Basic),
   is cached in memory, renewed a minute before it expires and once more when
   Ponto answers 401 to a request.
-* Transient failures (dropped or refused connections, timeouts, 5xx, 429,
-  an answer that is not JSON) are retried with exponential backoff, honouring
-  ``Retry-After``, at most ``max_attempts`` times and ``max_retry_seconds``
-  in all; then a typed :mod:`~beancount_ponto.errors` error is raised.
+* Transient failures (dropped or refused connections, timeouts, 5xx but a
+  bank's refusal, 429, an answer that is not JSON) are retried with
+  exponential backoff, honouring ``Retry-After``, at most
+  ``RetryPolicy.max_retries`` times and ``RetryPolicy.budget_seconds`` in
+  all; then the last typed :mod:`~beancount_ponto.errors` error is raised.
 * JSON numbers are parsed as :class:`~decimal.Decimal`, never float.
 * Lists are JSON:API collections: :meth:`PontoClient.paginate` asks for
   ``page[limit]=100`` and follows ``links.next`` verbatim, adding
@@ -21,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -36,13 +41,12 @@ from beancount_ponto.errors import (
     AuthError,
     MalformedResponseError,
     PontoError,
-    RateLimitError,
     RequestTimeoutError,
-    ServerError,
     TransportError,
 )
 from beancount_ponto.ponto.models import Account, FinancialInstitution, Synchronization, Transaction
 from beancount_ponto.ponto.responses import decode, error_from, origin
+from beancount_ponto.ponto.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -69,7 +73,7 @@ def _has_limit(url: str) -> bool:
 
 def exponential_backoff(attempt: int) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based): 0.5, 1, 2, 4... capped at 16."""
-    return float(min(0.5 * 2 ** (attempt - 1), 16.0))
+    return RetryPolicy().backoff(attempt)
 
 
 class PontoClient:
@@ -82,9 +86,11 @@ class PontoClient:
         session: a ``requests.Session`` to use (one is made otherwise).
         cert: optional client TLS certificate, a path or ``(cert, key)`` paths.
         timeout: seconds to wait for each answer.
-        max_attempts: tries per request (the first included); 5 survives 4 failures in a row.
-        max_retry_seconds: total time a request may spend waiting between retries.
-        backoff: seconds to wait before retry number n.
+        retry: when and how long to wait before trying a failed request again
+            (default :class:`~beancount_ponto.ponto.retry.RetryPolicy`).
+        max_attempts: when given, tries per request (the first included):
+            overrides ``retry.max_retries`` with ``max_attempts - 1``.
+        max_retry_seconds: when given, overrides ``retry.budget_seconds``.
         sleep: the sleep function (tests pass a fast one).
 
     Attributes:
@@ -102,9 +108,9 @@ class PontoClient:
         session: requests.Session | None = None,
         cert: str | tuple[str, str] | None = None,
         timeout: float = 30.0,
-        max_attempts: int = 5,
-        max_retry_seconds: float = 90.0,
-        backoff: Callable[[int], float] = exponential_backoff,
+        retry: RetryPolicy | None = None,
+        max_attempts: int | None = None,
+        max_retry_seconds: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client_id = client_id
@@ -116,9 +122,12 @@ class PontoClient:
         if cert:
             self.session.cert = cert
         self.timeout = timeout
-        self.max_attempts = max(1, max_attempts)
-        self.max_retry_seconds = max_retry_seconds
-        self.backoff = backoff
+        policy = retry or RetryPolicy()
+        if max_attempts is not None:
+            policy = dataclasses.replace(policy, max_retries=max(0, max_attempts - 1))
+        if max_retry_seconds is not None:
+            policy = dataclasses.replace(policy, budget_seconds=max_retry_seconds)
+        self.retry = policy
         self.sleep = sleep
         self._token: str | None = None
         self._token_expires = 0.0
@@ -128,6 +137,24 @@ class PontoClient:
 
     def __repr__(self) -> str:
         return f"PontoClient(client_id={self.client_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def max_attempts(self) -> int:
+        """Tries per request, the first included (``retry.max_retries + 1``); settable."""
+        return self.retry.max_retries + 1
+
+    @max_attempts.setter
+    def max_attempts(self, attempts: int) -> None:
+        self.retry = dataclasses.replace(self.retry, max_retries=max(0, attempts - 1))
+
+    @property
+    def max_retry_seconds(self) -> float:
+        """Seconds a request may spend in all (``retry.budget_seconds``); settable."""
+        return self.retry.budget_seconds
+
+    @max_retry_seconds.setter
+    def max_retry_seconds(self, seconds: float) -> None:
+        self.retry = dataclasses.replace(self.retry, budget_seconds=seconds)
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -161,7 +188,9 @@ class PontoClient:
         auth: tuple[str, str] | None = None,
         token_call: bool = False,
     ) -> Any:
-        """Send one request with retries; return the decoded JSON body.
+        """Send a request, retried as :attr:`retry` decides; return the decoded JSON body.
+
+        A 401 to an API call renews the token and asks once more (not a retry).
 
         Raises:
             TransportError: the connection failed on every attempt.
@@ -173,74 +202,75 @@ class PontoClient:
         if json_body is not None:
             headers["Content-Type"] = "application/json"
             headers["Ibanity-Idempotency-Key"] = str(uuid.uuid4())
-        deadline = time.monotonic() + self.max_retry_seconds
+        deadline = time.monotonic() + self.retry.budget_seconds
         refreshed = False
-        attempt = 0
+        retries = 0
         while True:
-            attempt += 1
             if not token_call:
                 headers["Authorization"] = f"Bearer {self._access_token()}"
-            failure: PontoError
-            wait: float | None = None
-            notice = self._slow_notice(method, url)
             try:
-                self.request_count += 1
-                try:
-                    response = self.session.request(
-                        method,
-                        url,
-                        params=params,
-                        json=json_body,
-                        data=data,
-                        auth=auth,
-                        headers=headers,
-                        timeout=self.timeout,
+                return self._request(
+                    method, url, params=params, json_body=json_body, data=data, auth=auth,
+                    headers=headers, token_call=token_call,
+                )  # fmt: skip
+            except AuthError as exc:
+                if exc.status != 401 or token_call or refreshed:
+                    raise
+                refreshed = True
+                self._token = None
+            except PontoError as failure:
+                wait = self.retry.decide(failure, retries, deadline - time.monotonic())
+                if wait is None:
+                    raise
+                retries += 1
+                log.info("Ponto request failed (%s); retry %d in %.1f s", failure, retries, wait)
+                if self.on_wait:
+                    self.on_wait(
+                        f"Ponto request failed ({failure}); retry {retries} of "
+                        f"{self.retry.max_retries} in {wait:.0f} s"
                     )
-                finally:
-                    notice.cancel()
-            except requests.exceptions.Timeout:
-                failure = RequestTimeoutError(f"Ponto did not answer within {self.timeout:g} s")
-            except _TRANSIENT_EXCEPTIONS as exc:
-                failure = TransportError(
-                    f"cannot reach Ponto at {self.base_url} ({exc.__class__.__name__})"
-                )
-            else:
-                log.debug("%s %s -> %s", method, response.url, response.status_code)
-                try:
-                    body = decode(response)
-                except MalformedResponseError as exc:
-                    failure = exc
-                else:
-                    if response.status_code < 400:
-                        return body
-                    error = error_from(response, body, token_call=token_call)
-                    if (
-                        isinstance(error, AuthError)
-                        and response.status_code == 401
-                        and not token_call
-                        and not refreshed
-                    ):
-                        refreshed = True
-                        self._token = None
-                        attempt -= 1
-                        continue
-                    if not isinstance(error, (RateLimitError, ServerError)):
-                        raise error
-                    failure = error
-                    if isinstance(error, RateLimitError):
-                        wait = error.retry_after
-            if wait is None:
-                wait = self.backoff(attempt)
-            remaining = deadline - time.monotonic()
-            if attempt >= self.max_attempts or wait > remaining:
-                raise failure
-            log.info("Ponto request failed (%s); retry %d in %.1f s", failure, attempt, wait)
-            if self.on_wait:
-                self.on_wait(
-                    f"Ponto request failed ({failure}); retry {attempt} of "
-                    f"{self.max_attempts - 1} in {wait:.0f} s"
-                )
-            self.sleep(wait)
+                self.sleep(wait)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None,
+        json_body: dict[str, Any] | None,
+        data: dict[str, str] | None,
+        auth: tuple[str, str] | None,
+        headers: dict[str, str],
+        token_call: bool,
+    ) -> Any:
+        """Make exactly one HTTP attempt; return the decoded JSON body of a success.
+
+        Raises:
+            RequestTimeoutError: no answer within :attr:`timeout`.
+            TransportError: the connection was refused or dropped.
+            MalformedResponseError: the answer is not JSON.
+            ApiError: (a subclass of) Ponto's error answer (status 400 and up).
+        """
+        notice = self._slow_notice(method, url)
+        self.request_count += 1
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json_body, data=data, auth=auth,
+                headers=headers, timeout=self.timeout,
+            )  # fmt: skip
+        except requests.exceptions.Timeout:
+            raise RequestTimeoutError(f"Ponto did not answer within {self.timeout:g} s") from None
+        except _TRANSIENT_EXCEPTIONS as exc:
+            raise TransportError(
+                f"cannot reach Ponto at {self.base_url} ({exc.__class__.__name__})"
+            ) from None
+        finally:
+            notice.cancel()
+        log.debug("%s %s -> %s", method, response.url, response.status_code)
+        body = decode(response)
+        if response.status_code >= 400:
+            raise error_from(response, body, token_call=token_call)
+        return body
 
     def _slow_notice(self, method: str, url: str) -> threading.Timer:
         """A started timer telling ``on_wait`` that an answer is slow (cancel it on answer)."""

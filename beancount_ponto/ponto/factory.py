@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from beancount_ponto.ponto.client import PontoClient
+from beancount_ponto.ponto.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
 class ClientSettings(Protocol):
-    """Where the API is and the optional mTLS certificate (with its key)."""
+    """Where the API is, the optional mTLS certificate (with its key), how to retry."""
 
     @property
     def client_cert(self) -> Path | None:
@@ -26,6 +27,14 @@ class ClientSettings(Protocol):
     @property
     def client_key(self) -> Path | None:
         """Its private key when kept apart from the certificate, or None."""
+
+    @property
+    def retries(self) -> int:
+        """Retries of a failed request (``RetryPolicy.max_retries``)."""
+
+    @property
+    def retry_backoff_seconds(self) -> float:
+        """Seconds before the first retry (``RetryPolicy.backoff_base``)."""
 
     def effective_api_url(self) -> str:
         """The API base URL."""
@@ -44,7 +53,7 @@ class ClientCredentials(Protocol):
 
 
 def make_client(settings: ClientSettings, credentials: ClientCredentials) -> PontoClient:
-    """A client for ``settings``' API, authenticating with ``credentials``."""
+    """A client for ``settings``' API, authenticating with ``credentials``, retrying as set."""
     cert: str | tuple[str, str] | None = None
     if settings.client_cert:
         cert = (
@@ -57,4 +66,7 @@ def make_client(settings: ClientSettings, credentials: ClientCredentials) -> Pon
         credentials.client_secret,
         base_url=settings.effective_api_url(),
         cert=cert,
+        retry=RetryPolicy(
+            max_retries=settings.retries, backoff_base=settings.retry_backoff_seconds
+        ),
     )
