@@ -532,4 +532,5 @@ def test_a_torn_ids_log_line_is_not_glued_to_the_next_id(ws: Workspace) -> None:
     state.ids_path.write_text("complete-id\ntorn-fragm", encoding="utf-8")
     state.log_written(["first-new", "second-new"])
     lines = state.ids_path.read_text(encoding="utf-8").split("\n")
-    assert lines == ["complete-id", "torn-fragm", "first-new", "second-new", ""]
+    # The fragment is cut off (its batch is still pending: recover() logs it again).
+    assert lines == ["complete-id", "first-new", "second-new", ""]
