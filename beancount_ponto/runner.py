@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
     from beancount_ponto.config import Config
     from beancount_ponto.ponto.client import PontoClient
-    from beancount_ponto.state_schema import TickOutcome
+    from beancount_ponto.state_runs import TickOutcome
 
 log = logging.getLogger("beancount_ponto.runner")
 

@@ -27,15 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from beancount_ponto.errors import LedgerError
 from beancount_ponto.fileutil import atomic_write_text
+from beancount_ponto.jsonread import SchemaError
 from beancount_ponto.ledger import ids_in_file, state_dir
-from beancount_ponto.state_schema import (
-    SCHEMA_VERSION,
-    AccountState,
-    RunnerState,
-    RunRecord,
-    SchemaError,
-    migrate,
-)
+from beancount_ponto.state_runs import RunnerState, RunRecord
+from beancount_ponto.state_schema import SCHEMA_VERSION, AccountState, migrate
 
 if TYPE_CHECKING:
     from pathlib import Path

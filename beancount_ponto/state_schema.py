@@ -15,6 +15,7 @@ Contract:
 * ``to_json`` writes the same keys, so a file round-trips.
 * Success and failure are recorded in one place: :meth:`Health.succeeded` /
   :meth:`Health.failed`, used for accounts and for the runner alike.
+* The runner's record and the run history are in :mod:`beancount_ponto.state_runs`.
 """
 
 from __future__ import annotations
@@ -22,78 +23,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from beancount_ponto.consent import ConsentRefusal
 from beancount_ponto.i18n import _
+from beancount_ponto.jsonread import JsonObject, SchemaError
 from beancount_ponto.timeutil import from_iso, now_utc, to_iso
 
 if TYPE_CHECKING:
     from beancount_ponto.ponto.models import Account
-    from beancount_ponto.results import AccountResult, RunSource, SyncResult
+    from beancount_ponto.results import AccountResult
 
 SCHEMA_VERSION = 2
-#: How one tick of the scheduled runner ended.
-TickOutcome = Literal["ok", "failed", "skipped", "stopped"]
-
-_T = TypeVar("_T")
-
-
-class SchemaError(ValueError):
-    """A value of the wrong type in the state file; ``field`` names where."""
-
-    def __init__(self, field_name: str, expected: str) -> None:
-        super().__init__(f"{field_name} is not {expected}")
-        self.field = field_name
-
-
-class _Obj:
-    """Typed reads of one JSON object, naming ``where`` in errors."""
-
-    def __init__(self, raw: object, where: str) -> None:
-        if not isinstance(raw, dict):
-            raise SchemaError(where, "an object")
-        self.raw: dict[str, Any] = raw
-        self.where = where
-
-    def _get(self, key: str, kind: type[_T] | tuple[type, ...], expected: str) -> _T | None:
-        value = self.raw.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SchemaError(f"{self.where}.{key}", expected)
-        return cast("_T", value)
-
-    def text(self, key: str) -> str | None:
-        return self._get(key, str, "text")
-
-    def integer(self, key: str) -> int | None:
-        return self._get(key, int, "a whole number")
-
-    def flag(self, key: str) -> bool:
-        return bool(self._get(key, bool, "true or false"))
-
-    def instant(self, key: str) -> dt.datetime | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        parsed = from_iso(value)
-        if parsed is None:
-            raise SchemaError(f"{self.where}.{key}", "an ISO 8601 time")
-        return parsed
-
-    def texts(self, key: str) -> list[str]:
-        value = self._get(key, list, "a list")
-        if value is None:
-            return []
-        if not all(isinstance(v, str) for v in value):
-            raise SchemaError(f"{self.where}.{key}", "a list of text")
-        return list(value)
-
-    def objects(self, key: str) -> dict[str, Any]:
-        return dict(self._get(key, dict, "an object") or {})
-
-
 #: Why a deep check ran.
 Trigger = Literal["full", "daily", "mismatch"]
 #: What the balance comparison after a deep check found.
@@ -210,7 +151,7 @@ class Health:
         self.failures += 1
 
     @classmethod
-    def read(cls, obj: _Obj) -> Health:
+    def read(cls, obj: JsonObject) -> Health:
         """The health keys of a record (they sit flat in it)."""
         return cls(
             last_success=obj.instant("last_success"),
@@ -242,7 +183,7 @@ class BalanceObservation:
     @classmethod
     def from_json(cls, raw: object, where: str) -> BalanceObservation:
         """Read what :meth:`to_json` wrote."""
-        obj = _Obj(raw, where)
+        obj = JsonObject(raw, where)
         day, number, currency = obj.text("date"), obj.text("number"), obj.text("currency")
         try:
             if day is None or number is None or currency is None:
@@ -336,7 +277,7 @@ class AccountState:
     @classmethod
     def from_json(cls, raw: object, where: str) -> AccountState:
         """Read what :meth:`to_json` wrote (version 1 wrote the same keys)."""
-        obj = _Obj(raw, where)
+        obj = JsonObject(raw, where)
         balance = obj.text("balance")
         try:
             amount = Decimal(balance) if balance is not None else None
@@ -401,158 +342,6 @@ class AccountState:
         return {k: v for k, v in out.items() if v is not None and v not in ({}, [])}
 
 
-@dataclass
-class RunnerState:
-    """What the scheduled runner remembers of its ticks.
-
-    Attributes:
-        last_run: when the last tick ran; last_outcome, last_message: how it ended.
-        every_seconds: its interval (None: ``--once``); pid: its process.
-        health: success and failure of its ticks.
-        consent_notified_on: the (local) day of the last consent notification;
-        consent_notified_revoked: the revoked accounts it named.
-    """
-
-    last_run: dt.datetime | None = None
-    last_outcome: TickOutcome | None = None
-    last_message: str | None = None
-    every_seconds: int | None = None
-    pid: int | None = None
-    health: Health = field(default_factory=Health)
-    consent_notified_on: str | None = None
-    consent_notified_revoked: list[str] = field(default_factory=list)
-
-    def ticked(self, at: dt.datetime, outcome: TickOutcome, message: str) -> None:
-        """Record one tick; a failure or a success also goes to :attr:`health`."""
-        self.last_run, self.last_outcome, self.last_message = at, outcome, message
-        if outcome == "failed":
-            self.health.failed(at, message)
-        elif outcome == "ok":
-            self.health.succeeded(at)
-
-    @classmethod
-    def from_json(cls, raw: object, where: str = "runner") -> RunnerState:
-        """Read what :meth:`to_json` wrote."""
-        obj = _Obj(raw, where)
-        outcome = obj.text("last_outcome")
-        return cls(
-            last_run=obj.instant("last_run"),
-            last_outcome=cast("TickOutcome", outcome) if outcome in get_args(TickOutcome) else None,
-            last_message=obj.text("last_message"),
-            every_seconds=obj.integer("every_seconds"),
-            pid=obj.integer("pid"),
-            health=Health.read(obj),
-            consent_notified_on=obj.text("consent_notified_on"),
-            consent_notified_revoked=obj.texts("consent_notified_revoked"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (``status --json`` shows it as ``runner``)."""
-        return {
-            "last_run": to_iso(self.last_run),
-            "last_outcome": self.last_outcome,
-            "last_message": self.last_message,
-            "every_seconds": self.every_seconds,
-            "pid": self.pid,
-            **self.health.to_json(),
-            "consent_notified_on": self.consent_notified_on,
-            "consent_notified_revoked": self.consent_notified_revoked,
-        }
-
-
-@dataclass(frozen=True)
-class RunLine:
-    """What one run did for one account."""
-
-    account: str
-    new: int = 0
-    skipped: int = 0
-    deleted: int = 0
-    error: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, raw: object, where: str) -> RunLine:
-        """Read what :meth:`to_json` wrote."""
-        obj = _Obj(raw, where)
-        return cls(
-            account=obj.text("account") or "",
-            new=obj.integer("new") or 0,
-            skipped=obj.integer("skipped") or 0,
-            deleted=obj.integer("deleted") or 0,
-            error=obj.text("error"),
-            notes=tuple(obj.texts("notes")),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "account": self.account,
-            "new": self.new,
-            "skipped": self.skipped,
-            "deleted": self.deleted,
-            "error": self.error,
-            "notes": list(self.notes),
-        }
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One sync run in the history: when, who ran it, whether it worked, per account."""
-
-    at: dt.datetime | None
-    source: str
-    ok: bool
-    accounts: dict[str, RunLine]
-
-    @classmethod
-    def of(cls, result: SyncResult, source: RunSource, at: dt.datetime) -> RunRecord:
-        """The record of ``result``: the one place a run's history line is made."""
-        return cls(
-            at=at,
-            source=source,
-            ok=result.ok,
-            accounts={
-                a.ponto_id: RunLine(
-                    account=a.account,
-                    new=a.new,
-                    skipped=a.skipped,
-                    deleted=a.deleted,
-                    error=a.error,
-                    notes=(*a.notes, *_action_needed(a)),
-                )
-                for a in result.accounts
-            },
-        )
-
-    @classmethod
-    def from_json(cls, raw: object, where: str) -> RunRecord:
-        """Read what :meth:`to_json` wrote."""
-        obj = _Obj(raw, where)
-        return cls(
-            at=obj.instant("at"),
-            source=obj.text("source") or "?",
-            ok=obj.flag("ok"),
-            accounts={
-                pid: RunLine.from_json(line, f"{where}.accounts.{pid}")
-                for pid, line in obj.objects("accounts").items()
-            },
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "at": to_iso(self.at),
-            "source": self.source,
-            "ok": self.ok,
-            "accounts": {pid: line.to_json() for pid, line in self.accounts.items()},
-        }
-
-
-def _action_needed(result: AccountResult) -> tuple[str, ...]:
-    return (f"ACTION NEEDED: {result.refusal.describe()}",) if result.refusal else ()
-
-
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:
     """A state document of any known version, in the shape of :data:`SCHEMA_VERSION`.
 
@@ -567,7 +356,7 @@ def migrate(raw: dict[str, Any]) -> dict[str, Any]:
         raise SchemaError("version", f"a version this bean-ponto reads (up to {SCHEMA_VERSION})")
     if version >= 2:
         return raw
-    extra = _Obj(raw.get("extra") or {}, "extra").raw
+    extra = JsonObject(raw.get("extra") or {}, "extra").raw
     doc = {k: v for k, v in raw.items() if k != "extra"}
     doc |= {
         "version": SCHEMA_VERSION,

@@ -81,7 +81,7 @@ from beancount_ponto.pipeline import (
 from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
 from beancount_ponto.state import SyncState
-from beancount_ponto.state_schema import RunRecord
+from beancount_ponto.state_runs import RunRecord
 from beancount_ponto.timeutil import now_utc
 from beancount_ponto.walk import WalkStats
 

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from beancount_ponto.config import save_config
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
-from beancount_ponto.state_schema import RunLine, RunRecord
+from beancount_ponto.state_runs import RunLine, RunRecord
 from tests.conftest import Workspace, make_workspace
 from tests.test_fava_e2e import CHROMIUM, CHROMIUM_ARGS
 from tests.test_fava_extension import WRONG_SECRET, add_extension

@@ -16,13 +16,8 @@ import pytest
 
 from beancount_ponto.errors import LedgerError
 from beancount_ponto.state import SyncState
-from beancount_ponto.state_schema import (
-    SCHEMA_VERSION,
-    AccountState,
-    Health,
-    RunnerState,
-    migrate,
-)
+from beancount_ponto.state_runs import RunnerState
+from beancount_ponto.state_schema import SCHEMA_VERSION, AccountState, Health, migrate
 
 V1 = Path(__file__).parent / "data" / "state_v1.json"
 SAVINGS = "197ae3ad-4c46-466d-b4a2-f3fe1d60d39a"

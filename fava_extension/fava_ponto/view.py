@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from beancount_ponto.pending import AccountPending
     from beancount_ponto.ponto.models import Account, FinancialInstitution
     from beancount_ponto.state import SyncState
-    from beancount_ponto.state_schema import AccountState, DeepCheck, RunLine
+    from beancount_ponto.state_runs import RunLine
+    from beancount_ponto.state_schema import AccountState, DeepCheck
     from fava_ponto.ledger_index import LedgerIndex, LedgerTxn
 
 RUNS_SHOWN = 8
