@@ -14,7 +14,8 @@ this list and checks the imports against it:
    learn_cache, booking, pipeline, consent, balance, deepcheck, refresh,
    results, review, pending, status (reading and writing the ledger and the
    state; turning Ponto's transactions into entries).
-5. **flows**: sync, importer (one sync run; the beangulp importer).
+5. **flows**: sync_run, sync_balances, sync, importer (one sync run: its context and
+   batches, its balance steps, the run itself; the beangulp importer).
 6. **runner**: runner (the scheduled loop).
 7. **faces**: cli, testing, fava_ponto (the command line, the setup shared by
    tests and benchmarks, the Fava page in ``fava_extension/fava_ponto``).

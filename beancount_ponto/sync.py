@@ -46,35 +46,25 @@ Contract of :func:`run_sync`:
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import json
 import logging
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from beancount_ponto import balance, deepcheck, pending, withdraw
-from beancount_ponto.admit import NewEntries, auto_open_date, balance_refusal, check_account
+from beancount_ponto import deepcheck, pending, withdraw
+from beancount_ponto.admit import NewEntries, check_account
 from beancount_ponto.consent import current_refusal, refusal_from_error
-from beancount_ponto.convert import ConvertOptions, balance_to_entry, format_entries
-from beancount_ponto.errors import ConfigError, ConsentExpiredError, LedgerError, PontoError
+from beancount_ponto.convert import balance_to_entry, format_entries
+from beancount_ponto.errors import ConfigError, ConsentExpiredError, PontoError
 from beancount_ponto.fileutil import spool_pairs
 from beancount_ponto.ledger import (
-    OUTPUT_HEADER,
-    LedgerScan,
-    append_text,
     create_output,
     ensure_options,
     ledger_files,
-    scan_ledger,
     state_dir,
     writer_lock,
 )
 from beancount_ponto.ledger_options import root_options
 from beancount_ponto.pipeline import (
-    Booker,
-    account_time_zone,
-    convert_options,
     new_entries,
     not_shared,
 )
@@ -82,11 +72,13 @@ from beancount_ponto.refresh import refresh
 from beancount_ponto.results import AccountResult, SyncOptions, SyncResult
 from beancount_ponto.state import SyncState
 from beancount_ponto.state_runs import RunRecord
+from beancount_ponto.sync_balances import assert_balances, balance_candidates, finish_deep_checks
+from beancount_ponto.sync_run import BATCH_SIZE, SyncRun
 from beancount_ponto.timeutil import now_utc
 from beancount_ponto.walk import WalkStats
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
     from pathlib import Path
 
     from beancount.core.data import Balance
@@ -99,166 +91,10 @@ log = logging.getLogger(__name__)
 
 __all__ = ["AccountResult", "SyncOptions", "SyncResult", "run_sync"]
 
-BATCH_SIZE = 500
 
-
-class _Run:
-    """The mutable context of one run."""
-
-    def __init__(
-        self, config: Config, client: PontoClient, ledger: Path, output: Path, options: SyncOptions
-    ) -> None:
-        self.config = config
-        self.client = client
-        self.ledger = ledger
-        self.output = output
-        self.options = options
-        self.state = SyncState.load(output)
-        self._scan: LedgerScan | None = None
-        self.opened: dict[str, dt.date] = {}  # opens written in this run, with their date
-        self.dry_texts: list[str] = []
-        self.output_was_missing = False
-        self.gone = 0  # ids written before and no longer in the ledger
-        self._zones: dict[str, dt.tzinfo] = {}
-        self.deep_pending: list[deepcheck.PendingCheck] = []
-        #: Ponto's last account list of this run (reused for the pending file)
-        self.listed: Mapping[str, Account | PontoError] | None = None
-        self.booker = Booker(config, ledger, output)
-
-    @property
-    def scan(self) -> LedgerScan:
-        """The ledger scan, made on first need (idle runs never need it)."""
-        if self._scan is None:
-            self._scan = scan_ledger(self.ledger, self.output)
-            written = self.state.written_ids
-            self.gone = len(written - self._scan.ids - self._scan.withdrawn)
-        return self._scan
-
-    def asserted_until(self, ponto_id: str) -> str:
-        """The latest date of our balance assertions of an account (ISO; "" for none).
-
-        Read from the state and from the ledger's ``ponto_balance`` keys
-        (``<account id>/<reference date>``, asserted the day after), so a lost
-        state file does not hide an assertion a late transaction could break.
-        """
-        until = self.state.account(ponto_id).asserted_until
-        dates = [until.isoformat() if until else ""]
-        for key in self.scan.ids:
-            account, _, reference = key.rpartition("/")
-            if account == ponto_id:
-                with contextlib.suppress(ValueError):
-                    day = dt.date.fromisoformat(reference) + dt.timedelta(days=1)
-                    dates.append(day.isoformat())
-        return max(dates)
-
-    def deleted_by_user(self, ponto_id: str) -> bool:
-        """Written before but gone from the ledger.
-
-        Only told when the ledger was scanned anyway: an idle run does not scan it.
-        """
-        return (
-            self._scan is not None
-            and ponto_id in self.state.written_ids
-            and ponto_id not in self._scan.ids
-        )
-
-    def progress(self, message: str) -> None:
-        log.debug("%s", message)
-        if self.options.progress:
-            self.options.progress(message)
-
-    def stopping(self) -> bool:
-        return bool(self.options.should_stop and self.options.should_stop())
-
-    def is_known(self, ponto_id: str) -> bool:
-        return ponto_id in self.state.written_ids or ponto_id in self.scan.ids
-
-    def time_zone(self, link: AccountLink, account: Account) -> dt.tzinfo:
-        """The zone of the account's dates (see :func:`~beancount_ponto.config.account_zone`).
-
-        The bank's zone is asked from Ponto once and kept in the state (also when
-        the bank has none). A failed request fails the account rather than
-        dating its entries in a guessed zone.
-        """
-        if account.id not in self._zones:
-            record = self.state.account(account.id)
-            self._zones[account.id] = account_time_zone(
-                self.client, self.config, link, account, record
-            )
-        return self._zones[account.id]
-
-    def write(
-        self,
-        entries_text: str,
-        ids: list[str],
-        accounts_used: set[str],
-        oldest: dt.date | None,
-        *,
-        late: bool = False,
-    ) -> list[str]:
-        """Append one batch through the crash-safe protocol.
-
-        Args:
-            entries_text: the entries.
-            ids: their ids.
-            accounts_used: accounts they post to. Accounts no ``open`` names are
-                opened first, at :func:`auto_open_date` of ``oldest``.
-            oldest: the oldest entry the caller will write for them.
-            late: the batch may hold transactions dated on or before one of our
-                balance assertions: the assertions it breaks are withdrawn in
-                the same atomic replacement (see :mod:`beancount_ponto.withdraw`).
-                One the user moved out of the output file refuses the batch.
-
-        Returns:
-            one note per withdrawn assertion.
-
-        Raises:
-            LedgerError: the output file cannot be written, or a late batch breaks
-                one of our assertions that the user moved to another file
-                (nothing was written).
-        """
-        missing = sorted(a for a in accounts_used - self.scan.open_accounts - set(self.opened))
-        day = auto_open_date(oldest)
-        opens = "".join(f"{day} open {name}\n" for name in missing)
-        text = (opens + "\n" if opens else "") + entries_text
-        notes: list[str] = []
-        if self.options.dry_run:
-            self.opened.update(dict.fromkeys(missing, day))
-            self.dry_texts.append(text)
-            return notes
-        try:
-            failing = withdraw.failing_assertions(self.ledger, self.output, text) if late else []
-        except OSError as exc:
-            raise LedgerError(
-                f"cannot read {self.ledger}: {exc.strerror or exc}; "
-                "nothing written for this account, the next run retries"
-            ) from None
-        elsewhere = [w for w in failing if not w.in_output]
-        if elsewhere:  # moved by the user out of the output file: never edited by us
-            raise LedgerError(withdraw.refusal(elsewhere[0], self.output))
-        self.state.begin_batch(ids)
-        if late:
-            try:
-                notes = withdraw.replace_output(self.output, failing, text, header=OUTPUT_HEADER)
-            except OSError as exc:
-                raise LedgerError(
-                    f"cannot write {self.output}: {exc.strerror or exc}; "
-                    "nothing written for this account, the next run retries"
-                ) from None
-        else:
-            append_text(self.output, text)
-        self.state.end_batch()
-        self.opened.update(dict.fromkeys(missing, day))
-        return notes
-
-
-def _convert_options(run: _Run, link: AccountLink, account: Account) -> ConvertOptions:
-    return convert_options(run.config, link, account, run.time_zone(link, account))
-
-
-def _sync_account(run: _Run, link: AccountLink, account: Account, result: AccountResult) -> None:
+def _sync_account(run: SyncRun, link: AccountLink, account: Account, result: AccountResult) -> None:
     """Fetch one account's new transactions and write them oldest first."""
-    options = _convert_options(run, link, account)
+    options = run.options_for(link, account)
     stats = WalkStats()
     record = run.state.account(account.id)
     full = run.options.full
@@ -349,78 +185,7 @@ def _sync_account(run: _Run, link: AccountLink, account: Account, result: Accoun
             )
 
 
-def _balance_candidates(run: _Run, link: AccountLink, account: Account) -> list[Balance]:
-    """Observe Ponto's current balance; return the observations ready to check."""
-    if not link.balance_assertions:
-        return []
-    options = _convert_options(run, link, account)
-    record = run.state.account(account.id)
-    balance.observe(record, balance_to_entry(account, options))
-    today = now_utc().astimezone(options.time_zone).date()
-    return balance.settled_candidates(
-        record, link.account, today, run.config.overlap_days, run.is_known
-    )
-
-
-def _assert_balances(run: _Run, candidates: list[tuple[AccountResult, Balance]]) -> None:
-    """Write the candidate assertions the ledger agrees with; note the others.
-
-    One the ledger would reject (currency not allowed, before the ``open``) is
-    noted and left unchecked, so it is considered again once the ledger is fixed.
-    """
-    acceptable: list[tuple[AccountResult, Balance]] = []
-    for result, entry in candidates:
-        refusal = balance_refusal(
-            run.scan, run.opened, entry.account, entry.amount.currency, entry.date
-        )
-        if refusal is None:
-            acceptable.append((result, entry))
-        else:
-            result.notes.append(refusal)
-    candidates = acceptable
-    if not candidates:
-        return
-    totals = balance.ledger_balances(
-        run.ledger, [(b.account, b.amount.currency, b.date) for _, b in candidates]
-    )
-    keep: list[tuple[AccountResult, Balance]] = []
-    for result, entry in candidates:
-        record = run.state.account(result.ponto_id)
-        balance.mark_checked(record, entry)
-        have = totals.get((entry.account, entry.amount.currency, entry.date), Decimal(0))
-        if have == entry.amount.number:
-            keep.append((result, entry))
-            record.balance_mismatch = None
-            record.asserted_until = max(entry.date, record.asserted_until or entry.date)
-        else:
-            note = balance.mismatch_note(entry, have)
-            result.notes.append(note)
-            record.balance_mismatch = note
-    if keep:
-        entries = [entry for _, entry in keep]
-        run.write(
-            format_entries(entries),
-            [str(e.meta["ponto_balance"]) for e in entries],
-            {e.account for e in entries},
-            min(e.date for e in entries),
-        )
-        for result, entry in keep:
-            result.notes.append(f"balance asserted on {entry.date}")
-
-
-def _finish_deep_checks(run: _Run, result: SyncResult, results: dict[str, AccountResult]) -> None:
-    """Give this run's deep walks their balance verdict; note them per account."""
-    for item in run.deep_pending:
-        if not result.included:
-            item.unchecked_reason = "the output file is not included in the ledger"
-        elif result.new > BATCH_SIZE:  # keep a backfill's memory flat, as for assertions
-            item.unchecked_reason = "large backfill; compared at the next deep check"
-    done = deepcheck.finish(run.ledger, run.state.accounts, run.deep_pending, now_utc())
-    for ponto_id, check in done.items():
-        results[ponto_id].notes.append(f"deep check: {check.describe()}")
-
-
-def _readable_accounts(run: _Run, results: dict[str, AccountResult]) -> dict[str, Account]:
+def _readable_accounts(run: SyncRun, results: dict[str, AccountResult]) -> dict[str, Account]:
     """The accounts Ponto lists; a malformed one fails its own result only."""
     accounts: dict[str, Account] = {}
     run.listed = run.client.accounts_each()
@@ -433,7 +198,7 @@ def _readable_accounts(run: _Run, results: dict[str, AccountResult]) -> dict[str
     return accounts
 
 
-def _execute(run: _Run, result: SyncResult) -> SyncResult:
+def _execute(run: SyncRun, result: SyncResult) -> SyncResult:
     links = sorted(run.config.links.values(), key=lambda link: link.account)
     if not links:
         raise ConfigError(
@@ -474,9 +239,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             item.refusal = item.refusal or current_refusal(account, remembered)
             try:
                 _sync_account(run, link, account, item)
-                candidates.extend(
-                    (item, entry) for entry in _balance_candidates(run, link, account)
-                )
+                candidates.extend((item, entry) for entry in balance_candidates(run, link, account))
             except ConsentExpiredError as exc:
                 item.error = str(exc)
                 item.refusal = refusal_from_error(exc, now_utc())
@@ -500,9 +263,9 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
             for item, _entry in candidates:
                 item.notes.append("balance assertion follows at the next run")
         elif candidates and not run.stopping():
-            _assert_balances(run, candidates)
+            assert_balances(run, candidates)
     if run.deep_pending and not run.options.dry_run:
-        _finish_deep_checks(run, result, results)
+        finish_deep_checks(run, result, results)
     result.stopped = any(item.stopped for item in result.accounts)
     if run.gone:
         result.notes.append(_gone_note(run))
@@ -514,7 +277,7 @@ def _execute(run: _Run, result: SyncResult) -> SyncResult:
     return result
 
 
-def _gone_note(run: _Run) -> str:
+def _gone_note(run: SyncRun) -> str:
     """Say that entries written before are missing from the ledger, and stay out."""
     count = run.gone
     text = (
@@ -530,7 +293,7 @@ def _gone_note(run: _Run) -> str:
     return f"{text} (deleted stays deleted)"
 
 
-def _rewrite_pending(run: _Run, result: SyncResult, path: Path) -> None:
+def _rewrite_pending(run: SyncRun, result: SyncResult, path: Path) -> None:
     """Rewrite the optional pending file (see :mod:`beancount_ponto.pending`)."""
     if run.stopping():
         result.notes.append(f"pending file {path} not rewritten: stopping")
@@ -572,7 +335,7 @@ def run_sync(
         LockTimeoutError: another writer kept the lock.
     """
     options = options or SyncOptions()
-    run = _Run(config, client, ledger, output, options)
+    run = SyncRun(config, client, ledger, output, options)
 
     def go() -> SyncResult:
         run.state = SyncState.load(output)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from beancount_ponto import sync
+from beancount_ponto import sync, sync_balances
 from beancount_ponto.cli import main as cli
 from beancount_ponto.simulator import Simulator
 from beancount_ponto.state import SyncState
@@ -127,7 +127,8 @@ def test_the_deep_check_comes_every_24_hourly_cron_runs_not_every_25(
 ) -> None:
     """Issue 7.1 "at least once a day": cron starts runs on the hour; a check ends a bit later."""
     clock = CronClock()
-    monkeypatch.setattr(sync, "now_utc", clock)
+    for module in (sync, sync_balances):  # the run's clock, as both steps read it
+        monkeypatch.setattr(module, "now_utc", clock)
     with Simulator(account_sizes=[300], today=TODAY) as sim:
         ws = make_workspace(tmp_path / "books", sim, accounts=1)
         ws.sync()  # the first run reads the whole list: the first deep check

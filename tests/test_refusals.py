@@ -212,7 +212,7 @@ def test_the_checks_cost_an_idle_run_no_ledger_scan(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from beancount_ponto import ledger as ledger_module
-    from beancount_ponto import sync as sync_module
+    from beancount_ponto import sync_run as sync_module
 
     ws.sync()
     ws.sync()  # settles the balance assertions

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from beancount_ponto import sync as sync_module
-from beancount_ponto import withdraw
+from beancount_ponto import sync_run, withdraw
 from beancount_ponto.config import load_config
 from beancount_ponto.ledger import scan_ledger
 from beancount_ponto.simulator import Simulator
@@ -238,7 +238,7 @@ def test_crash_before_the_output_is_replaced(
     def crash(_output: Path, _text: str) -> None:
         raise SystemExit("power cut")
 
-    monkeypatch.setattr(sync_module, "append_text", crash)
+    monkeypatch.setattr(sync_run, "append_text", crash)  # where batches are written
     with pytest.raises(SystemExit):
         ws.sync()
     assert SyncState.load(ws.output).pending  # the batch was announced, never written
