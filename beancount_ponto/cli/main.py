@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
-import getpass
 import json
 import logging
 import os
@@ -26,6 +24,8 @@ from typing import TYPE_CHECKING
 from beancount_ponto import __version__, pending
 from beancount_ponto.cli import demo
 from beancount_ponto.cli import run as run_command
+from beancount_ponto.cli.accounts import cmd_accounts, cmd_link, cmd_login, cmd_unlink
+from beancount_ponto.cli.common import client_with_notices, err, out
 from beancount_ponto.config import (
     CONFIG_ENV,
     Config,
@@ -33,196 +33,22 @@ from beancount_ponto.config import (
     load_config,
     save_config,
 )
-from beancount_ponto.credentials import Credentials, client_for, store_credentials
+from beancount_ponto.credentials import client_for
 from beancount_ponto.errors import ConfigError, CredentialsMissingError, PontoError
-from beancount_ponto.ledger_options import account_types, check_account
-from beancount_ponto.linking import LinkChanges, currency_warnings, describe_link, relink
+from beancount_ponto.linking import currency_warnings
 from beancount_ponto.progress import ConsoleProgress
 from beancount_ponto.review import count_to_review
 from beancount_ponto.state import SyncState
 from beancount_ponto.status import link_statuses, stale_warning
 from beancount_ponto.sync import SyncOptions, SyncResult, run_sync
-from beancount_ponto.timeutil import now_utc, to_iso, zone
+from beancount_ponto.timeutil import now_utc, to_iso
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
-    from beancount_ponto.ponto.client import PontoClient
-    from beancount_ponto.ponto.models import Account
     from beancount_ponto.status import LinkStatus
 
 log = logging.getLogger("beancount_ponto")
-
-
-def _out(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def _client(config: Config, on_wait: Callable[[str], None]) -> PontoClient:
-    """A client that tells ``on_wait`` when Ponto is slow or a request is retried."""
-    client = client_for(config)
-    client.on_wait = on_wait
-    return client
-
-
-def normalize_reference(reference: str) -> str:
-    """An IBAN without spaces, upper case, for comparing."""
-    return "".join(reference.split()).upper()
-
-
-def find_account(accounts: list[Account], ref: str) -> Account:
-    """The account whose id or IBAN is ``ref``.
-
-    Raises:
-        ConfigError: no match, or an IBAN shared by several currency accounts.
-    """
-    by_id = [a for a in accounts if a.id == ref]
-    if by_id:
-        return by_id[0]
-    matches = [a for a in accounts if normalize_reference(a.reference) == normalize_reference(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise ConfigError(f"no Ponto account with id or IBAN {ref!r}; see `bean-ponto accounts`")
-    choices = ", ".join(f"{a.id} ({a.currency})" for a in matches)
-    raise ConfigError(f"IBAN {ref} has several currency accounts; link one by id: {choices}")
-
-
-def _account_json(account: Account, config: Config) -> dict[str, object]:
-    link = config.links.get(account.id)
-    return {
-        "id": account.id,
-        "reference": account.reference,
-        "description": account.description,
-        "currency": account.currency,
-        "balance": str(account.current_balance) if account.current_balance is not None else None,
-        "balance_reference_date": to_iso(account.current_balance_reference_date),
-        "consent_expires_at": to_iso(account.consent_expires_at),
-        "synchronized_at": to_iso(account.synchronized_at),
-        "linked_account": link.account if link else None,
-    }
-
-
-def cmd_login(args: argparse.Namespace, config: Config) -> int:
-    """Verify and store the Client ID and Client Secret (mode 0600)."""
-    client_id = args.client_id or os.environ.get("PONTO_CLIENT_ID")
-    if not client_id:
-        if not sys.stdin.isatty():
-            raise ConfigError("pass --client-id ID (the secret is read from standard input)")
-        client_id = input("Client ID: ").strip()
-    if sys.stdin.isatty():
-        secret = getpass.getpass("Client Secret (hidden): ")
-    else:
-        secret = sys.stdin.readline()
-    secret = secret.strip()
-    if not client_id or not secret:
-        raise ConfigError("both a Client ID and a Client Secret are needed")
-    credentials = Credentials(client_id, secret)
-    client = client_for(config, credentials)
-    try:
-        client.authenticate()
-    finally:
-        client.close()
-    path = config.credentials_path()
-    store_credentials(path, credentials)
-    _out(f"Ponto accepted the credentials; stored in {path} (mode 0600).")
-    return 0
-
-
-def _consent_text(account: Account) -> str:
-    if account.consent_expires_at is None:
-        return "?"
-    days = (account.consent_expires_at - now_utc()).days
-    return f"{account.consent_expires_at.astimezone().date()} ({days}d)"
-
-
-def cmd_accounts(args: argparse.Namespace, config: Config) -> int:
-    """List the Ponto accounts the integration can read."""
-    with closing(client_for(config)) as client:
-        accounts = client.accounts()
-    for line in currency_warnings(config, accounts):
-        _err(line)
-    if args.json:
-        _out(json.dumps([_account_json(a, config) for a in accounts], indent=2))
-        return 0
-    rows = [("ID", "IBAN", "CUR", "BALANCE", "CONSENT EXPIRES", "LINKED TO")]
-    for a in accounts:
-        link = config.links.get(a.id)
-        rows.append(
-            (
-                a.id,
-                a.reference,
-                a.currency,
-                "" if a.current_balance is None else str(a.current_balance),
-                _consent_text(a),
-                link.account if link else "-",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0
-
-
-def cmd_link(args: argparse.Namespace, config: Config) -> int:
-    """Link a Ponto account (id or IBAN) to an asset or liability account.
-
-    Linking an account again keeps its settings unless an option changes them.
-    """
-    types = account_types(config.ledger)
-    account_name = check_account(
-        args.account, types, what="link", roots=(types.assets, types.liabilities)
-    )
-    start_date = None
-    if args.start_date:
-        try:
-            start_date = dt.date.fromisoformat(args.start_date)
-        except ValueError:
-            raise ConfigError(
-                f"--start-date {args.start_date!r} is not a date like 2024-01-31"
-            ) from None
-    if args.time_zone:
-        zone(args.time_zone)
-    with closing(client_for(config)) as client:
-        account = find_account(client.accounts(), args.ref)
-    other = config.link_for_account(account_name)
-    if other and other.ponto_id != account.id:
-        raise ConfigError(f"{account_name} is already linked to Ponto account {other.ponto_id}")
-    old = config.links.get(account.id)
-    if old and old.currency and old.currency != account.currency:
-        _err(
-            f"bean-ponto: warning: {account.id} was linked as {old.currency}; Ponto says "
-            f"{account.currency}, now saved"
-        )
-    changes = LinkChanges(args.balance, args.value_date, args.time_zone, start_date)
-    link = relink(old, account, account_name, changes)
-    save_config(config.with_links({**config.links, account.id: link}))
-    kept = " (its other settings kept)" if old else ""
-    _out(f"Linked {describe_link(link)} to {account_name}{kept}.")
-    return 0
-
-
-def cmd_unlink(args: argparse.Namespace, config: Config) -> int:
-    """Remove a link (by Ponto id, IBAN or ledger account); offline."""
-    ref = normalize_reference(args.ref)
-    gone = [
-        pid
-        for pid, link in config.links.items()
-        if args.ref in (pid, link.account) or normalize_reference(link.reference) == ref
-    ]
-    if not gone:
-        raise ConfigError(f"nothing linked matches {args.ref!r}")
-    if len(gone) > 1:
-        raise ConfigError(f"{args.ref} matches several links; unlink by id: {', '.join(gone)}")
-    links = {pid: link for pid, link in config.links.items() if pid not in gone}
-    save_config(config.with_links(links))
-    old = config.links[gone[0]]
-    _out(f"Unlinked {describe_link(old)} from {old.account}.")
-    return 0
 
 
 def _paths(args: argparse.Namespace, config: Config) -> tuple[Path, Path]:
@@ -233,11 +59,11 @@ def _paths(args: argparse.Namespace, config: Config) -> tuple[Path, Path]:
 def print_result(result: SyncResult, ledger: Path) -> None:
     """Per account one line; a warning when the output is not included."""
     for item in result.accounts:
-        (_err if item.error or item.refusal else _out)(item.summary())
+        (err if item.error or item.refusal else out)(item.summary())
     for note in result.notes:
-        _out(note)
+        out(note)
     if not result.included:
-        _err(include_warning(ledger, result.output))
+        err(include_warning(ledger, result.output))
 
 
 def include_warning(ledger: Path, output: Path) -> str:
@@ -263,8 +89,11 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
     if config.ledger is None and ledger.is_file():
         config = dataclasses.replace(config, ledger=ledger)
         save_config(config)
-        _out(f"Recorded ledger = {ledger} in {config.path}; plain `bean-ponto sync` uses it now.")
-    with ConsoleProgress(sys.stderr) as progress, closing(_client(config, progress)) as client:
+        out(f"Recorded ledger = {ledger} in {config.path}; plain `bean-ponto sync` uses it now.")
+    with (
+        ConsoleProgress(sys.stderr) as progress,
+        closing(client_with_notices(config, progress)) as client,
+    ):
         options = SyncOptions(
             refresh=args.refresh,
             customer_ip=args.customer_ip,
@@ -284,7 +113,7 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
     ledger = config.ledger_path(args.existing)
     output = config.output_path(ledger, None)
     options = SyncOptions(dry_run=True, source="extract")
-    with closing(_client(config, _err)) as client:
+    with closing(client_with_notices(config, err)) as client:
         result = run_sync(config, client, ledger=ledger, output=output, options=options)
         try:  # the consents, as `status` judges them (one more request)
             accounts = {a.id: a for a in client.accounts()}
@@ -296,7 +125,7 @@ def cmd_extract(args: argparse.Namespace, config: Config) -> int:
         sys.stdout.write("\n" + result.entries_text.rstrip("\n") + "\n")
     for item in result.accounts:
         if item.error or item.refusal:
-            _err(item.summary())
+            err(item.summary())
     return 0 if result.ok and not result.needs_action and not _needs_action(statuses) else 1
 
 
@@ -325,7 +154,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     accounts = None
     note = None
     try:
-        with closing(_client(config, _err)) as client:
+        with closing(client_with_notices(config, err)) as client:
             accounts = {a.id: a for a in client.accounts()}
     except CredentialsMissingError as exc:
         note = f"Ponto not reachable ({exc}); showing what the last sync saw"
@@ -339,7 +168,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     code = 1 if _needs_action(statuses) else 0
     waiting = _to_review(args, config, output)
     if args.json:
-        _out(
+        out(
             json.dumps(
                 {
                     "live": accounts is not None,
@@ -353,39 +182,39 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         )
         return code
     if note:
-        _err(note)
+        err(note)
     for line in currency_warnings(config, (accounts or {}).values()):
-        _err(line)
+        err(line)
     if output is None:
-        _out(
+        out(
             "Last sync unknown: no ledger given (pass --ledger MAIN or set `ledger` in the config)."
         )
     if not statuses:
-        _out("No Ponto account is linked yet: see `bean-ponto accounts` and `bean-ponto link`.")
+        out("No Ponto account is linked yet: see `bean-ponto accounts` and `bean-ponto link`.")
     for s in statuses:
         last = to_iso(s.last_success) or ("never" if output else "unknown")
-        _out(f"{s.account} ({s.reference} {s.currency})")
-        _out(f"  {s.consent.describe()}")
-        _out(
+        out(f"{s.account} ({s.reference} {s.currency})")
+        out(f"  {s.consent.describe()}")
+        out(
             f"  last successful sync: {last}; Ponto refreshed from the bank: "
             f"{to_iso(s.ponto_synchronized_at) or 'unknown'}"
         )
         if s.ponto_stale and s.ponto_synchronized_at:
-            _out(f"  WARNING: {stale_warning(s.ponto_synchronized_at, now)}")
+            out(f"  WARNING: {stale_warning(s.ponto_synchronized_at, now)}")
         if s.failing_since:
-            _out(f"  FAILING since {to_iso(s.failing_since)}: {s.last_error}")
+            out(f"  FAILING since {to_iso(s.failing_since)}: {s.last_error}")
         if s.balance_note:
-            _out(f"  {s.balance_note}")
+            out(f"  {s.balance_note}")
         check = s.deep_check
-        _out(
+        out(
             f"  deep check: {to_iso(check.at)} ({check.trigger}): {check.describe()}"
             if check
             else "  deep check: never"
         )
     for line in run_command.status_lines(state):
-        _out(line)
+        out(line)
     if waiting is not None:
-        _out(
+        out(
             f"{waiting} {'entry waits' if waiting == 1 else 'entries wait'} for review "
             f"(learned guesses flagged {config.review_flag}, or on {config.counter_account} "
             f"or {config.income_account})"
@@ -398,18 +227,18 @@ def cmd_pending(args: argparse.Namespace, config: Config) -> int:
     with closing(client_for(config)) as client:
         lists = pending.collect(config, client, pending.bank_zones(config, client))
     if args.json:
-        _out(json.dumps([i.to_json() for p in lists for i in p.items], indent=2))
+        out(json.dumps([i.to_json() for p in lists for i in p.items], indent=2))
     else:
         for p in lists:
             available = "?" if p.available_balance is None else f"{p.available_balance:,}"
             head = f"{p.account}: available {available} {p.currency}".rstrip()
-            _out(f"{head}; {len(p.items)} pending" if p.state == "listed" else p.account)
+            out(f"{head}; {len(p.items)} pending" if p.state == "listed" else p.account)
             for i in p.items:
                 text = " - ".join(t for t in (i.payee, i.narration) if t)
-                _out(f"  {i.date}  {i.amount:>12} {i.currency}  {text}")
+                out(f"  {i.date}  {i.amount:>12} {i.currency}  {text}")
     failed = [p for p in lists if p.error]
     for p in failed:
-        _err(f"bean-ponto: {p.account}: {p.error}")
+        err(f"bean-ponto: {p.account}: {p.error}")
     return 1 if failed else 0
 
 
@@ -423,7 +252,7 @@ def _to_review(args: argparse.Namespace, config: Config, output: Path | None) ->
         main = config.ledger_path(ledger)
         return count_to_review(main, placeholders, output, review_flag=config.review_flag)
     except (PontoError, OSError) as exc:
-        _err(f"cannot count the entries to review ({exc})")
+        err(f"cannot count the entries to review ({exc})")
         return None
 
 
@@ -546,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = Config(path=default_config_path())
         return int(args.func(args, config))
     except KeyboardInterrupt:
-        _err("bean-ponto: interrupted")
+        err("bean-ponto: interrupted")
         return 130
     except BrokenPipeError:
         _silence_stdout()
@@ -562,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             text = f"unexpected {type(exc).__name__}: {exc}"
             if not args.verbose:
                 text += " (run with --verbose for the details)"
-        _err(f"bean-ponto: error: {' '.join(text.split())}")
+        err(f"bean-ponto: error: {' '.join(text.split())}")
         return 1
 
 
